@@ -1,0 +1,35 @@
+# Two commands do all set-up: `make demo` and `make test` (they create .venv when missing).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CONFIG ?= config/demo.yaml
+
+.PHONY: demo test ui bench install clean validate
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/socialquality demo --config $(CONFIG)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+ui: $(STAMP)
+	DAGSTER_HOME=$$($(BIN)/socialquality dagster-home --config $(CONFIG)) $(BIN)/dagster dev -w workspace.yaml
+
+validate: $(STAMP)
+	DAGSTER_HOME=$$($(BIN)/socialquality dagster-home --config $(CONFIG)) $(BIN)/dagster definitions validate -w workspace.yaml
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf var/ .pytest_cache .hypothesis

@@ -1,0 +1,166 @@
+"""The indicator catalogue (surveys/indicators.yaml) and the intervention register
+(surveys/interventions.yaml): declarative files, validated with clear messages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from socialquality.codebook import Codebook, read_yaml, validate_against_schema
+from socialquality.errors import CodebookError
+
+CONDITION_NAMES = {
+    "socio_economic_security": "Sociaal-economische zekerheid",
+    "social_inclusion": "Sociale inclusie",
+    "social_cohesion": "Sociale cohesie",
+    "social_empowerment": "Sociale empowerment",
+}
+
+
+@dataclass(frozen=True)
+class Indicator:
+    id: str
+    label: str
+    unit: str
+    source: str
+    statistic: str  # mean | share
+    values: tuple[float, ...]
+    direction: str
+    condition: str
+    age_min: float | None = None
+    age_max: float | None = None
+    sex: str | None = None
+    in_index: bool = True
+    index_weight: float = 1.0
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.direction == "higher_is_better"
+
+
+@dataclass(frozen=True)
+class RegisterIndicator:
+    id: str
+    label: str
+    unit: str
+    cbs_field: str
+    direction: str
+    condition: str
+    denominator_field: str | None = None
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    version: int
+    survey: str
+    base_wave: str
+    minimum_respondents: int
+    conditions: dict[str, str]
+    indicators: tuple[Indicator, ...]
+    register: tuple[RegisterIndicator, ...]
+    path: str
+
+    def indicator(self, indicator_id: str) -> Indicator:
+        for indicator in self.indicators:
+            if indicator.id == indicator_id:
+                return indicator
+        raise KeyError(indicator_id)
+
+
+def load_catalogue(path: str | Path, codebook: Codebook | None = None,
+                   derived_columns: set[str] | None = None) -> Catalogue:
+    """Read and validate the catalogue; with a codebook, sources must be items or scale columns."""
+    path = Path(path)
+    raw = validate_against_schema(read_yaml(path), "indicators.schema.json", path)
+    indicators = []
+    seen: set[str] = set()
+    for index, spec in enumerate(raw["indicators"]):
+        if spec["id"] in seen:
+            raise CodebookError(path, f"duplicate indicator id {spec['id']!r}", f"indicators/{index}")
+        seen.add(spec["id"])
+        target = spec.get("target_group") or {}
+        indicators.append(Indicator(
+            id=spec["id"], label=spec["label"], unit=spec.get("unit", "percent"), source=spec["source"],
+            statistic=spec["statistic"], values=tuple(float(v) for v in spec.get("values", [])),
+            direction=spec["direction"], condition=spec["condition"],
+            age_min=target.get("age_min"), age_max=target.get("age_max"), sex=target.get("sex"),
+            in_index=bool(spec.get("in_index", True)), index_weight=float(spec.get("index_weight", 1.0)),
+        ))
+    if codebook is not None:
+        if raw["survey"] != codebook.survey:
+            raise CodebookError(path, f"catalogue is for survey {raw['survey']!r}, codebook is {codebook.survey!r}")
+        if raw["base_wave"] not in codebook.wave_ids:
+            raise CodebookError(path, f"base_wave {raw['base_wave']!r} is not a wave of {codebook.survey}", "base_wave")
+        known = set(codebook.items) | (derived_columns or set())
+        for index, indicator in enumerate(indicators):
+            if indicator.source not in known:
+                raise CodebookError(
+                    path, f"source {indicator.source!r} is neither an item nor a derived scale column of "
+                    f"{codebook.survey}", f"indicators/{index} ({indicator.id})")
+    register = tuple(
+        RegisterIndicator(id=s["id"], label=s["label"], unit=s.get("unit", "percent"), cbs_field=s["cbs_field"],
+                          direction=s["direction"], condition=s["condition"],
+                          denominator_field=s.get("denominator_field"))
+        for s in raw.get("register_indicators", []) or []
+    )
+    return Catalogue(
+        version=int(raw["version"]), survey=raw["survey"], base_wave=str(raw["base_wave"]),
+        minimum_respondents=int(raw.get("minimum_respondents", 30)),
+        conditions={**CONDITION_NAMES, **(raw.get("conditions") or {})},
+        indicators=tuple(indicators), register=register, path=str(path),
+    )
+
+
+@dataclass(frozen=True)
+class Site:
+    district: str
+    start: dt.date
+    end: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class Intervention:
+    id: str
+    name: str
+    kind: str
+    sphere: str | None
+    mechanism: str
+    goal: str
+    age_min: float | None
+    indicators: tuple[str, ...]
+    sites: tuple[Site, ...]
+    activity: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    feedback_survey: str | None = None
+
+
+def load_register(path: str | Path, catalogue: Catalogue | None = None,
+                  known_districts: set[str] | None = None) -> list[Intervention]:
+    path = Path(path)
+    raw = validate_against_schema(read_yaml(path), "interventions.schema.json", path)
+    result = []
+    for index, spec in enumerate(raw["interventions"]):
+        where = f"interventions/{index} ({spec['id']})"
+        if catalogue is not None:
+            known = {i.id for i in catalogue.indicators}
+            unknown = [i for i in spec["indicators"] if i not in known]
+            if unknown:
+                raise CodebookError(path, f"unknown indicators {unknown} (not in {Path(catalogue.path).name})", where)
+        sites = []
+        for site in spec["sites"]:
+            if known_districts is not None and site["district"] not in known_districts:
+                raise CodebookError(path, f"district {site['district']} is not a district of the population figures", where)
+            sites.append(Site(district=site["district"], start=dt.date.fromisoformat(str(site["start"])),
+                              end=dt.date.fromisoformat(str(site["end"])) if site.get("end") else None))
+        result.append(Intervention(
+            id=spec["id"], name=spec["name"], kind=spec["kind"], sphere=spec.get("sphere"),
+            mechanism=spec.get("mechanism", ""), goal=spec.get("goal", ""),
+            age_min=(spec.get("target_group") or {}).get("age_min"), indicators=tuple(spec["indicators"]),
+            sites=tuple(sites), activity=tuple(spec.get("activity", []) or []),
+            feedback_survey=spec.get("feedback_survey"),
+        ))
+    ids = [i.id for i in result]
+    if len(ids) != len(set(ids)):
+        raise CodebookError(path, "intervention ids must be unique")
+    return result

@@ -1,0 +1,363 @@
+"""The warehouse schema: one SQLAlchemy metadata for SQLite and PostgreSQL.
+
+Changes to these tables go through an Alembic migration (socialquality/migrations) so that an
+existing warehouse is upgraded, not rebuilt. Direct identifiers never appear here: respondents are
+known by a keyed-hash pseudonym only.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# --- Ingestion -------------------------------------------------------------------------------
+file_receipts = Table(
+    "file_receipts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("survey", String(64), nullable=False),
+    Column("wave", String(32), nullable=False),
+    Column("file_name", String(512), nullable=False),
+    Column("checksum", String(64), nullable=False),
+    Column("format", String(16), nullable=False),
+    Column("size_bytes", Integer, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),  # file modification time
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("rows", Integer),
+    Column("encoding", String(32)),
+    Column("delimiter", String(4)),
+    Column("status", String(16), nullable=False),  # loaded | superseded | rejected
+    Column("error", Text),
+    Column("unknown_columns", Text),  # JSON list
+    Column("dropped_columns", Text),  # JSON list (direct identifiers refused)
+    Column("label_mismatches", Text),  # JSON list
+    Column("run_id", String(64)),
+    UniqueConstraint("survey", "wave", "checksum", name="uq_receipt_checksum"),
+)
+
+respondents = Table(
+    "respondents",
+    metadata,
+    Column("survey", String(64), primary_key=True),
+    Column("wave", String(32), primary_key=True),
+    Column("respondent_pid", String(32), primary_key=True),
+    Column("source_row", Integer, primary_key=True),  # a duplicate id keeps both rows on record
+    Column("receipt_id", Integer, ForeignKey("file_receipts.id"), nullable=False),
+    Column("district_code", String(16)),
+    Column("sex", String(1)),
+    Column("age", Float),
+    Column("age_group", String(8)),
+    Column("duration_min", Float),
+    Column("status", String(16), nullable=False),  # clean | quarantined | released
+)
+Index("ix_respondents_wave_status", respondents.c.survey, respondents.c.wave, respondents.c.status)
+
+answers = Table(
+    "answers",
+    metadata,
+    Column("survey", String(64), primary_key=True),
+    Column("wave", String(32), primary_key=True),
+    Column("respondent_pid", String(32), primary_key=True),
+    Column("source_row", Integer, primary_key=True),
+    Column("item_id", String(64), primary_key=True),
+    Column("value", Float),  # answer code in the current coding; missing codes are NULL
+)
+
+text_answers = Table(
+    "text_answers",
+    metadata,
+    Column("survey", String(64), primary_key=True),
+    Column("wave", String(32), primary_key=True),
+    Column("respondent_pid", String(32), primary_key=True),
+    Column("source_row", Integer, primary_key=True),
+    Column("item_id", String(64), primary_key=True),
+    Column("text", Text),  # e-mail addresses and phone numbers redacted
+)
+
+# --- Quality and audit -----------------------------------------------------------------------
+validation_runs = Table(
+    "validation_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(64), nullable=False),
+    Column("survey", String(64), nullable=False),
+    Column("wave", String(32), nullable=False),
+    Column("receipt_id", Integer, ForeignKey("file_receipts.id")),
+    Column("validated_at", DateTime(timezone=True), nullable=False),
+    Column("suites", Text, nullable=False),  # JSON {suite name: sha256}
+    Column("success", Boolean, nullable=False),
+    Column("received", Integer, nullable=False),
+    Column("clean", Integer, nullable=False),
+    Column("quarantined", Integer, nullable=False),
+    Column("blocked", Boolean, nullable=False),
+    Column("blocked_reason", Text),
+    Column("data_docs_path", Text),
+    Column("gx_results", Text),  # JSON of the GX validation results
+)
+
+check_results = Table(
+    "check_results",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("validation_run_id", Integer, ForeignKey("validation_runs.id"), nullable=False),
+    Column("rule_id", String(64), nullable=False),
+    Column("expectation_type", String(128)),
+    Column("column_name", String(128)),
+    Column("kind", String(16)),  # row | dataset
+    Column("severity", String(32)),
+    Column("success", Boolean),
+    Column("observed_value", Text),
+    Column("threshold", Text),
+    Column("rows_affected", Integer),
+    Column("message", Text),
+)
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("survey", String(64), nullable=False),
+    Column("wave", String(32), nullable=False),
+    Column("validation_run_id", Integer, ForeignKey("validation_runs.id")),
+    Column("source_file", String(512), nullable=False),
+    Column("source_row", Integer, nullable=False),
+    Column("respondent_pid", String(32)),
+    Column("rule_id", String(64), nullable=False),
+    Column("column_name", String(128)),
+    Column("value", Text),
+    Column("severity", String(32), nullable=False),
+    Column("message", Text),
+    Column("released_by", String(128)),
+    Column("released_at", DateTime(timezone=True)),
+    Column("release_reason", Text),
+)
+Index("ix_quarantine_wave", quarantine.c.survey, quarantine.c.wave)
+
+wave_status = Table(
+    "wave_status",
+    metadata,
+    Column("survey", String(64), primary_key=True),
+    Column("wave", String(32), primary_key=True),
+    Column("status", String(16), nullable=False),  # usable | blocked
+    Column("reason", Text),
+    Column("run_id", String(64)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+lineage = Table(
+    "lineage",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(64), nullable=False),  # the Dagster run
+    Column("survey", String(64), nullable=False),
+    Column("wave", String(32), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("files", Text, nullable=False),  # JSON [{file_name, checksum}]
+    Column("codebook_version", Integer),
+    Column("codebook_checksum", String(64)),
+    Column("catalogue_version", Integer),
+    Column("suites", Text),  # JSON {suite: sha256}
+    Column("code_version", String(64)),  # git commit, or package version outside git
+    Column("package_version", String(32)),
+)
+
+# --- Population, weights and indicators ----------------------------------------------------
+districts = Table(
+    "districts",
+    metadata,
+    Column("district_code", String(16), primary_key=True),
+    Column("municipality", String(8), nullable=False),
+    Column("district_name", String(128)),
+    Column("population", Integer),
+    Column("year", Integer),
+)
+
+population_margins = Table(
+    "population_margins",
+    metadata,
+    Column("district_code", String(16), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("variable", String(16), primary_key=True),  # sex | age_group
+    Column("level", String(16), primary_key=True),
+    Column("count", Float, nullable=False),
+)
+
+register_indicators = Table(
+    "register_indicators",
+    metadata,
+    Column("district_code", String(16), primary_key=True),
+    Column("indicator_id", String(64), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("value", Float),
+    Column("source", String(128)),
+)
+
+weights = Table(
+    "weights",
+    metadata,
+    Column("survey", String(64), primary_key=True),
+    Column("wave", String(32), primary_key=True),
+    Column("respondent_pid", String(32), primary_key=True),
+    Column("source_row", Integer, primary_key=True),
+    Column("district_code", String(16)),
+    Column("base_weight", Float),
+    Column("weight", Float, nullable=False),
+)
+
+weighting_diagnostics = Table(
+    "weighting_diagnostics",
+    metadata,
+    Column("survey", String(64), primary_key=True),
+    Column("wave", String(32), primary_key=True),
+    Column("district_code", String(16), primary_key=True),
+    Column("n", Integer),
+    Column("deff", Float),
+    Column("n_eff", Float),
+    Column("converged", Boolean),
+    Column("iterations", Integer),
+    Column("trimmed", Integer),
+    Column("collapsed", Text),
+    Column("warning", Text),
+)
+
+district_indicators = Table(
+    "district_indicators",
+    metadata,
+    Column("survey", String(64), primary_key=True),
+    Column("wave", String(32), primary_key=True),
+    Column("district_code", String(16), primary_key=True),
+    Column("indicator_id", String(64), primary_key=True),
+    Column("estimate", Float),
+    Column("se", Float),
+    Column("ci_low", Float),
+    Column("ci_high", Float),
+    Column("n", Integer),
+    Column("n_eff", Float),
+    Column("deff", Float),
+    Column("suppressed", Boolean, nullable=False),
+    Column("suppression_reason", Text),
+    Column("lineage_id", Integer, ForeignKey("lineage.id")),
+)
+
+indicator_changes = Table(
+    "indicator_changes",
+    metadata,
+    Column("district_code", String(16), primary_key=True),
+    Column("indicator_id", String(64), primary_key=True),
+    Column("wave", String(32), primary_key=True),
+    Column("compared_to", String(16), primary_key=True),  # previous | base
+    Column("reference_wave", String(32)),
+    Column("change", Float),
+    Column("se", Float),
+    Column("ci_low", Float),
+    Column("ci_high", Float),
+    Column("p_value", Float),
+    Column("p_adjusted", Float),
+    Column("verdict", String(32)),
+    Column("method_break", Boolean),
+)
+
+composite_index = Table(
+    "composite_index",
+    metadata,
+    Column("wave", String(32), primary_key=True),
+    Column("district_code", String(16), primary_key=True),
+    Column("condition", String(64), primary_key=True),
+    Column("index", Float),
+    Column("ci_low", Float),
+    Column("ci_high", Float),
+    Column("n_indicators", Integer),
+)
+
+index_decomposition = Table(
+    "index_decomposition",
+    metadata,
+    Column("wave", String(32), primary_key=True),
+    Column("district_code", String(16), primary_key=True),
+    Column("condition", String(64), primary_key=True),
+    Column("indicator_id", String(64), primary_key=True),
+    Column("contribution", Float),
+)
+
+# --- Interventions ---------------------------------------------------------------------------
+interventions = Table(
+    "interventions",
+    metadata,
+    Column("intervention_id", String(64), primary_key=True),
+    Column("name", String(256), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("sphere", String(16)),
+    Column("mechanism", Text),
+    Column("goal", Text),
+    Column("target_age_min", Integer),
+    Column("indicators", Text),  # JSON list
+)
+
+intervention_sites = Table(
+    "intervention_sites",
+    metadata,
+    Column("intervention_id", String(64), primary_key=True),
+    Column("district_code", String(16), primary_key=True),
+    Column("start_date", String(10), nullable=False),
+)
+
+intervention_activity = Table(
+    "intervention_activity",
+    metadata,
+    Column("intervention_id", String(64), primary_key=True),
+    Column("district_code", String(16), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("sessions_planned", Integer),
+    Column("sessions_held", Integer),
+    Column("participants", Integer),
+)
+
+participant_feedback = Table(
+    "participant_feedback",
+    metadata,
+    Column("intervention_id", String(64), nullable=False),
+    Column("wave", String(32), primary_key=True),
+    Column("participant_pid", String(32), primary_key=True),
+    Column("source_row", Integer, primary_key=True),
+    Column("receipt_id", Integer, ForeignKey("file_receipts.id")),
+    Column("district_code", String(16)),
+    Column("age_group", String(8)),
+    Column("contacts_change", String(16)),  # more | same | fewer
+    Column("attribution", String(32)),
+    Column("satisfaction", Float),
+    Column("comment", Text),  # redacted free text
+)
+
+intervention_effects = Table(
+    "intervention_effects",
+    metadata,
+    Column("intervention_id", String(64), primary_key=True),
+    Column("district_code", String(16), primary_key=True),  # "" = pooled over sites
+    Column("indicator_id", String(64), primary_key=True),
+    Column("method", String(32), primary_key=True),  # its | did | staggered_did
+    Column("estimate", Float),
+    Column("se", Float),
+    Column("ci_low", Float),
+    Column("ci_high", Float),
+    Column("estimable", Boolean, nullable=False),
+    Column("reason", Text),
+    Column("pretrend_p", Float),
+    Column("pretrend_warning", Boolean),
+    Column("verdict_code", String(32)),
+    Column("verdict_nl", Text),
+    Column("details", Text),  # JSON (event-time coefficients etc.)
+)
