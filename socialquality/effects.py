@@ -876,7 +876,7 @@ def interrupted_time_series(
     if use_se:
         scale = max(1.0, rss / df_resid) if df_resid > 0 else 1.0
     else:
-        if df_resid <= 0:  # pragma: no cover - min_pre/min_post >= 2 gives n >= 4; n == 4 exactly:
+        if df_resid <= 0:  # only with min_pre = min_post = 2 and exactly 4 waves
             return ItsResult(
                 False,
                 reason="no residual degrees of freedom and no survey standard errors",
@@ -929,7 +929,7 @@ class DidResult:
     comparison_units: list = field(default_factory=list)
     dropped_units: list = field(default_factory=list)
     used_survey_se: bool = False
-    _ci_fn: Any = field(default=None, repr=False)
+    _inference: "_DidInference | None" = field(default=None, repr=False)
 
     @property
     def effect(self) -> float:
@@ -941,9 +941,9 @@ class DidResult:
 
     def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
         """Interval for the overall ATT and each event-time coefficient."""
-        if not self.estimable or self._ci_fn is None:
+        if not self.estimable or self._inference is None:
             return pd.DataFrame(columns=["lower", "upper"], dtype=float)
-        return self._ci_fn(alpha)
+        return self._inference.intervals(alpha)[0]
 
     def summary(self) -> str:
         head = (
@@ -968,6 +968,35 @@ class DidResult:
         if self.dropped_units:
             lines.append(f"  dropped units with missing waves: {self.dropped_units}")
         return "\n".join(lines)
+
+
+@dataclass
+class _DidInference:
+    """What DidResult needs to recompute intervals at any alpha (picklable)."""
+
+    names: list
+    est: np.ndarray
+    se: np.ndarray
+    df: float
+    method: str
+    combos: np.ndarray
+    contrasts: np.ndarray
+    treated: np.ndarray
+    reps: int
+    entropy: int
+
+    def intervals(self, alpha: float) -> tuple[pd.DataFrame, np.ndarray]:
+        """(intervals for overall ATT and each event time, p-values for 0)."""
+        if self.method == "wild":
+            out = np.array(
+                [_wild_bootstrap(self.contrasts @ c, self.treated, alpha, self.reps, self.entropy) for c in self.combos]
+            )
+            ci = pd.DataFrame({"lower": out[:, 1], "upper": out[:, 2]}, index=self.names)
+            return ci, out[:, 0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tv = np.where(self.se > 0, self.est / self.se, np.where(self.est == 0, 0.0, np.inf))
+        pvals = 2 * stats.t.sf(np.abs(tv), self.df)
+        return _ci_frame(self.names, self.est, self.se, stats.t.ppf(1 - alpha / 2, self.df)), pvals
 
 
 def _wild_bootstrap(z: np.ndarray, D: np.ndarray, alpha: float, reps: int, entropy: int) -> tuple[float, float, float]:
@@ -1245,23 +1274,11 @@ def did_event_study(
     est_all = combos @ beta
     se_all = np.sqrt(np.clip(var_all, 0, None))
 
-    def ci_fn(a: float) -> pd.DataFrame:
-        if se_method == "wild":
-            lo, hi = [], []
-            for c in combos:
-                _, l_, h_ = _wild_bootstrap(Cm @ c, D, a, bootstrap_reps, entropy)
-                lo.append(l_)
-                hi.append(h_)
-            return pd.DataFrame({"lower": lo, "upper": hi}, index=names)
-        return _ci_frame(names, est_all, se_all, stats.t.ppf(1 - a / 2, df))
-
-    ci = ci_fn(alpha)
-    if se_method == "wild":
-        pvals = np.array([_wild_bootstrap(Cm @ c, D, alpha, bootstrap_reps, entropy)[0] for c in combos])
-    else:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            tv = np.where(se_all > 0, est_all / se_all, np.where(est_all == 0, 0.0, np.inf))
-        pvals = 2 * stats.t.sf(np.abs(tv), df)
+    res._inference = _DidInference(
+        names=names, est=est_all, se=se_all, df=df, method=se_method,
+        combos=combos, contrasts=Cm, treated=D, reps=int(bootstrap_reps), entropy=entropy,
+    )  # fmt: skip
+    ci, pvals = res._inference.intervals(alpha)
 
     res.event_study = pd.DataFrame(
         {
@@ -1280,7 +1297,6 @@ def did_event_study(
     res.pvalue = float(pvals[0])
     res.ci_low, res.ci_high = float(ci["lower"].iloc[0]), float(ci["upper"].iloc[0])
     res.used_survey_se = bool(use_se)
-    res._ci_fn = ci_fn
     return res
 
 
@@ -1297,7 +1313,9 @@ def _nl_num(x: float, decimals: int = 1) -> str:
 
 
 @dataclass
-class _Headline:
+class Headline:
+    """The one effect a verdict is about, with its interval (see :func:`headline`)."""
+
     estimable: bool
     effect: float = float("nan")
     lower: float = float("nan")
@@ -1309,34 +1327,35 @@ class _Headline:
     n_treated: int = 1
 
 
-def _headline(result: Any, alpha: float | None = None) -> _Headline:
+def headline(result: Any, alpha: float | None = None) -> Headline:
+    """The headline effect of any result (what verdicts speak of): estimate and interval."""
     if isinstance(result, AttGtResult):
-        agg = result.aggregate("simple")
-        h = _headline(agg, alpha)
-        return h
+        # the group-weighted overall ATT (did's aggte(type = "group")), the
+        # summary Callaway & Sant'Anna recommend; "simple" overweights early groups
+        return headline(result.aggregate("group"), alpha)
     if isinstance(result, AggregateResult):
         a = result.alpha if alpha is None else alpha
         if not result.estimable:
-            return _Headline(False, reason_nl="Geen uitspraak mogelijk: het effect kon niet worden geschat.")
+            return Headline(False, reason_nl="Geen uitspraak mogelijk: het effect kon niet worden geschat.")
         lo, hi = result.conf_int(a).loc["overall"]
         warn = False
         if result.parent is not None:
             warn = pretrend_test(result.parent).rejects(0.05)
         n_tr = int((result.parent.unit_groups > 0).sum()) if result.parent is not None else 2
-        return _Headline(True, result.overall_att, float(lo), float(hi), a, None, warn, "staggered", n_tr)
+        return Headline(True, result.overall_att, float(lo), float(hi), a, None, warn, "staggered", n_tr)
     if isinstance(result, ItsResult):
         a = result.alpha if alpha is None else alpha
         if not result.estimable:
-            return _Headline(False, reason_nl=result.reason_nl)
+            return Headline(False, reason_nl=result.reason_nl)
         lo, hi = result.conf_int(a).loc["level_change"]
-        return _Headline(True, result.level_change, float(lo), float(hi), a, None, False, "its")
+        return Headline(True, result.level_change, float(lo), float(hi), a, None, False, "its")
     if isinstance(result, DidResult):
         a = result.alpha if alpha is None else alpha
         if not result.estimable:
-            return _Headline(False, reason_nl=result.reason_nl)
+            return Headline(False, reason_nl=result.reason_nl)
         lo, hi = result.conf_int(a).loc["att"]
         warn = result.pretrend is not None and result.pretrend.rejects(0.05)
-        return _Headline(True, result.att, float(lo), float(hi), a, None, warn, "did", result.n_treated)
+        return Headline(True, result.att, float(lo), float(hi), a, None, warn, "did", result.n_treated)
     raise TypeError(f"no verdict for {type(result).__name__}")
 
 
@@ -1344,9 +1363,9 @@ def verdict_code(result: Any, higher_is_better: bool = True) -> str:
     """'improved' | 'worsened' | 'no_significant_change' | 'not_estimable'.
 
     Significant = the (1 - alpha) interval of the headline effect excludes 0
-    (staggered: simple aggregate; ITS: level change; DiD: overall ATT).
+    (staggered: group-weighted overall ATT; ITS: level change; DiD: overall ATT).
     """
-    h = _headline(result)
+    h = headline(result)
     if not h.estimable or not (math.isfinite(h.lower) and math.isfinite(h.upper)):
         return "not_estimable"
     if h.lower <= 0 <= h.upper:
@@ -1369,7 +1388,7 @@ def verdict_nl(
     e.g. "punt" for a score).  ``higher_is_better`` only matters for
     :func:`verdict_code`; the sentence states the direction of change.
     """
-    h = _headline(result)
+    h = headline(result)
     if not h.estimable or not (math.isfinite(h.lower) and math.isfinite(h.upper)):
         return h.reason_nl or "Geen uitspraak mogelijk: het effect kon niet worden geschat."
     pct = f"{100 * (1 - h.alpha):g}".replace(".", ",") + "%-interval"
