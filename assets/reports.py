@@ -1,0 +1,22 @@
+"""Stage 5, reports: the trend report (HTML, figures, map, Excel) and the audit index."""
+
+
+from dagster import AssetExecutionContext, MaterializeResult, asset
+
+from assets.effects import intervention_effects
+from assets.indicators import indicator_trends
+from assets.quality import validated_wave
+from pipelines.resources import MonitorResource
+from socialquality import stages
+
+
+@asset(group_name="reports", deps=[indicator_trends, intervention_effects], kinds={"html", "excel"},
+       description="The trend report for policy teams: plain Dutch, trend lines, maps, intervals, Excel.")
+def trend_report(context: AssetExecutionContext, monitor: MonitorResource) -> MaterializeResult:
+    return MaterializeResult(metadata=stages.render_trend_report(monitor.get(), context.run_id))
+
+
+@asset(group_name="reports", deps=[validated_wave], kinds={"html"},
+       description="The audit index for auditors: runs, suites, results, reconciliation counts, quarantine.")
+def audit_index(context: AssetExecutionContext, monitor: MonitorResource) -> MaterializeResult:
+    return MaterializeResult(metadata=stages.render_audit_index(monitor.get(), context.run_id))

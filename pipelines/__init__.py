@@ -1,0 +1,1 @@
+"""Dagster code location of socialquality: Definitions, jobs, schedules, sensors, resources."""

@@ -1,0 +1,199 @@
+"""Command line: `socialquality run|demo|release|why|dagster-home`.
+
+`run` materialises the whole asset graph in-process through Dagster (runs are recorded in the
+Dagster instance under paths.dagster_home, so `make ui` shows them). Configuration problems stop
+with one line that says what to fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from socialquality.errors import SocialQualityError
+
+DEFAULT_CONFIG = "config/demo.yaml"
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"socialquality: error: {message}", file=sys.stderr)
+    return code
+
+
+def prepare_dagster_home(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    config = path / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    os.environ["DAGSTER_HOME"] = str(path.resolve())
+    return path
+
+
+def _error_of(event) -> str:
+    """The innermost error message of a failed step (our own errors are already one line)."""
+    error = event.step_failure_data.error if event.step_failure_data else None
+    while error is not None and error.cause is not None and not error.cls_name.endswith("Error"):
+        error = error.cause
+    chain = error
+    while chain is not None:
+        if chain.cls_name in {"InputFileError", "CodebookError", "ConfigError", "PrivacyError", "SocialQualityError"}:
+            return chain.message.strip()
+        chain = chain.cause
+    return (error.message.strip().splitlines()[0] if error else "unknown error")
+
+
+def run_pipeline(config_path: str, waves: list[str] | None = None, quiet: bool = False) -> int:
+    """Materialise reference data, every landed wave, then the city-wide stages."""
+    from socialquality.monitor import Monitor
+
+    started = time.monotonic()
+    monitor = Monitor.from_config(config_path)
+    monitor.engine  # checks the database and upgrades the schema before Dagster starts
+    monitor.catalogue, monitor.register  # validates the declarative files with clear messages
+    prepare_dagster_home(monitor.settings.path("dagster_home"))
+
+    from dagster import DagsterInstance, DagsterEventType
+
+    from pipelines.definitions import build_definitions
+    from pipelines.partitions import wave_partitions
+
+    def say(text: str) -> None:
+        if not quiet:
+            elapsed = time.monotonic() - started
+            print(f"[{elapsed:6.1f}s] {text}", flush=True)
+
+    defs = build_definitions(str(Path(config_path).resolve()))
+    instance = DagsterInstance.get()
+    landed = monitor.landed_waves()
+    if waves:
+        unknown = [w for w in waves if w not in landed]
+        if unknown:
+            raise SocialQualityError(f"no files for wave(s) {', '.join(unknown)} in {monitor.landing_dir()}")
+        landed = [w for w in landed if w in waves]
+    for folder in monitor.unknown_wave_folders():
+        say(f"warning: folder {folder!r} in the landing area is not a wave of the codebook; ignored")
+    if not landed:
+        raise SocialQualityError(f"no survey files in {monitor.landing_dir()} (expected <wave>/<file>)")
+    existing = set(instance.get_dynamic_partitions(wave_partitions.name))
+    new = [w for w in landed if w not in existing]
+    if new:
+        instance.add_dynamic_partitions(wave_partitions.name, new)
+    quiet_logs = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+    def execute(job_name: str, label: str, partition_key: str | None = None) -> bool:
+        job = defs.resolve_job_def(job_name)
+        result = job.execute_in_process(instance=instance, partition_key=partition_key, raise_on_error=False,
+                                        run_config=quiet_logs)
+        checks_failed = []
+        for event in result.all_events:
+            if event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+                evaluation = event.event_specific_data
+                if not evaluation.passed:
+                    checks_failed.append(f"{evaluation.check_name} ({evaluation.severity.value.lower()})")
+        failures = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
+        materialised = [e.asset_key.path[-1] for e in result.all_events
+                        if e.event_type == DagsterEventType.ASSET_MATERIALIZATION]
+        status = "ok" if result.success else "FAILED"
+        say(f"{label}: {status}; materialised {', '.join(materialised) or 'nothing'}"
+            + (f"; checks not passed: {', '.join(checks_failed)}" if checks_failed else "")
+            + f" (run {result.run_id[:8]})")
+        for failure in failures:
+            say(f"  {failure.step_key}: {_error_of(failure)}")
+        return result.success
+
+    ok = execute("reference_job", "reference data (CBS figures, intervention register)")
+    if not ok:
+        return 1
+    failed_waves = []
+    for wave in landed:
+        if not execute("wave_job", f"wave {wave}", partition_key=wave):
+            failed_waves.append(wave)
+    ok = execute("city_job", "trends, effects and reports")
+    reports = monitor.settings.path("reports")
+    say(f"warehouse: {monitor.settings.warehouse_url}")
+    say(f"trend report: {reports / 'index.html'}")
+    say(f"Excel: {reports / 'rapport.xlsx'}")
+    say(f"audit page: {monitor.settings.path('audit') / 'index.html'}")
+    if failed_waves:
+        say(f"waves that did not complete (earlier results kept): {', '.join(failed_waves)}")
+    return 0 if ok and not failed_waves else 1
+
+
+def ensure_demo_city(config_path: str, quiet: bool = False) -> None:
+    """Generate the demo city's files into the configured landing folder when it is empty."""
+    from socialquality.config import load_settings
+
+    settings = load_settings(config_path, check_inputs=False)
+    if not settings.demo:
+        raise SocialQualityError(f"{config_path} is not a demo configuration (demo: true); refusing to generate data")
+    landing = settings.path("landing")
+    if landing.is_dir() and any(landing.rglob("*.*")):
+        return
+    from socialquality.demo.generator import generate_demo_city
+
+    out_dir = landing.parent
+    if not quiet:
+        print(f"generating the demo city into {out_dir} ...", flush=True)
+    generate_demo_city(out_dir)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="socialquality", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="materialise the whole pipeline (through Dagster)")
+    run.add_argument("--config", default=os.environ.get("SOCIALQUALITY_CONFIG", DEFAULT_CONFIG))
+    run.add_argument("--wave", action="append", help="only these waves (repeatable)")
+    run.add_argument("--quiet", action="store_true")
+    demo = sub.add_parser("demo", help="generate the demo city (if needed) and run the pipeline on it")
+    demo.add_argument("--config", default=DEFAULT_CONFIG)
+    demo.add_argument("--quiet", action="store_true")
+    home = sub.add_parser("dagster-home", help="print the Dagster instance folder of a configuration")
+    home.add_argument("--config", default=os.environ.get("SOCIALQUALITY_CONFIG", DEFAULT_CONFIG))
+    release = sub.add_parser("release", help="release a quarantined row after review (recorded)")
+    release.add_argument("quarantine_id", type=int)
+    release.add_argument("--by", required=True, help="who reviewed and released it")
+    release.add_argument("--reason", required=True)
+    release.add_argument("--config", default=os.environ.get("SOCIALQUALITY_CONFIG", DEFAULT_CONFIG))
+    why = sub.add_parser("why", help="why is respondent X of wave Y (not) in the figures?")
+    why.add_argument("respondent_id", help="the respondent id as delivered by the fieldwork agency")
+    why.add_argument("--wave", required=True)
+    why.add_argument("--config", default=os.environ.get("SOCIALQUALITY_CONFIG", DEFAULT_CONFIG))
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command == "run":
+            return run_pipeline(args.config, args.wave, args.quiet)
+        if args.command == "demo":
+            ensure_demo_city(args.config, args.quiet)
+            return run_pipeline(args.config, None, args.quiet)
+        if args.command == "dagster-home":
+            from socialquality.config import load_settings
+
+            path = prepare_dagster_home(load_settings(args.config, check_inputs=False).path("dagster_home"))
+            print(path.resolve())
+            return 0
+        if args.command == "release":
+            from socialquality.monitor import Monitor
+            from socialquality.warehouse.store import release_quarantined
+
+            release_quarantined(Monitor.from_config(args.config).engine, args.quarantine_id, args.by, args.reason)
+            print(f"quarantine record {args.quarantine_id} released by {args.by}; rerun the wave to include it")
+            return 0
+        if args.command == "why":
+            from socialquality.audit import explain_respondent
+            from socialquality.monitor import Monitor
+
+            print(explain_respondent(Monitor.from_config(args.config), args.respondent_id, args.wave))
+            return 0
+    except SocialQualityError as error:
+        return _fail(str(error))
+    except ValueError as error:
+        return _fail(str(error))
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

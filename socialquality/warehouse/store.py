@@ -1,0 +1,138 @@
+"""Reads and writes of the warehouse. Every write that replaces a wave's data happens in one
+transaction, so a failed run leaves the earlier results intact."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, Table, and_, delete, insert, select, update
+from sqlalchemy.engine import Engine
+
+from socialquality.warehouse import schema as s
+
+BATCH = 50_000
+
+
+def _clean(value: Any) -> Any:
+    """Python scalars for the DB driver: NaN/NA -> None, numpy -> builtin."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, (np.floating, float)):
+        return None if math.isnan(value) else float(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    return value
+
+
+def records(frame: pd.DataFrame, columns: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    columns = list(columns) if columns is not None else list(frame.columns)
+    values = frame[columns].astype(object).to_numpy()
+    return [{c: _clean(v) for c, v in zip(columns, row)} for row in values]
+
+
+def insert_frame(connection: Connection, table: Table, frame: pd.DataFrame) -> int:
+    """Bulk insert the frame's columns that the table has; returns the number of rows."""
+    if frame.empty:
+        return 0
+    columns = [c for c in frame.columns if c in table.c]
+    for start in range(0, len(frame), BATCH):
+        connection.execute(insert(table), records(frame.iloc[start:start + BATCH], columns))
+    return len(frame)
+
+
+def delete_where(connection: Connection, table: Table, **match: Any) -> None:
+    conditions = [table.c[k] == v for k, v in match.items()]
+    connection.execute(delete(table).where(and_(*conditions)) if conditions else delete(table))
+
+
+def replace_rows(connection: Connection, table: Table, frame: pd.DataFrame, **match: Any) -> int:
+    delete_where(connection, table, **match)
+    return insert_frame(connection, table, frame)
+
+
+def read_table(engine_or_connection: Engine | Connection, table: Table, **match: Any) -> pd.DataFrame:
+    query = select(table)
+    for key, value in match.items():
+        if isinstance(value, (list, tuple, set)):
+            query = query.where(table.c[key].in_(list(value)))
+        else:
+            query = query.where(table.c[key] == value)
+    if isinstance(engine_or_connection, Engine):
+        with engine_or_connection.connect() as connection:
+            result = connection.execute(query)
+            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    result = engine_or_connection.execute(query)
+    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str, sort_keys=True)
+
+
+# --- Waves -------------------------------------------------------------------------------------
+
+def wave_responses(engine: Engine, survey: str, wave: str, statuses: tuple[str, ...] = ("clean", "released"),
+                   items: list[str] | None = None) -> pd.DataFrame:
+    """The respondents of a wave with their answers as columns (the normalised-responses contract)."""
+    with engine.connect() as connection:
+        people = read_table(connection, s.respondents, survey=survey, wave=wave)
+        if statuses:
+            people = people[people["status"].isin(statuses)]
+        query = select(s.answers).where(and_(s.answers.c.survey == survey, s.answers.c.wave == wave))
+        result = connection.execute(query)
+        long = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        receipts = read_table(connection, s.file_receipts, survey=survey, wave=wave)
+    if people.empty:
+        return people
+    wide = long.pivot_table(index=["respondent_pid", "source_row"], columns="item_id", values="value",
+                            aggfunc="first", dropna=False) if not long.empty else pd.DataFrame()
+    frame = people.merge(wide.reset_index(), on=["respondent_pid", "source_row"], how="left") if not wide.empty else people
+    names = dict(zip(receipts["id"], receipts["file_name"]))
+    frame["source_file"] = frame["receipt_id"].map(names)
+    for item in items or []:
+        if item not in frame.columns:
+            frame[item] = np.nan
+    return frame.sort_values("source_row").reset_index(drop=True)
+
+
+def usable_waves(engine: Engine, survey: str) -> list[str]:
+    status = read_table(engine, s.wave_status, survey=survey)
+    return sorted(status.loc[status["status"] == "usable", "wave"].tolist())
+
+
+def set_wave_status(connection: Connection, survey: str, wave: str, status: str, reason: str | None,
+                    run_id: str) -> None:
+    delete_where(connection, s.wave_status, survey=survey, wave=wave)
+    connection.execute(insert(s.wave_status), [{
+        "survey": survey, "wave": wave, "status": status, "reason": reason, "run_id": run_id,
+        "updated_at": pd.Timestamp.now(tz="UTC").to_pydatetime(),
+    }])
+
+
+def release_quarantined(engine: Engine, quarantine_id: int, released_by: str, reason: str) -> None:
+    """A person releases a quarantined row: recorded with who, when and why; the row becomes usable
+    at the next run of its wave's indicators (status 'released')."""
+    if not released_by or not reason:
+        raise ValueError("a release needs the name of the person and a reason")
+    with engine.begin() as connection:
+        row = connection.execute(select(s.quarantine).where(s.quarantine.c.id == quarantine_id)).mappings().first()
+        if row is None:
+            raise ValueError(f"no quarantine record with id {quarantine_id}")
+        now = pd.Timestamp.now(tz="UTC").to_pydatetime()
+        same_row = and_(s.quarantine.c.survey == row["survey"], s.quarantine.c.wave == row["wave"],
+                        s.quarantine.c.source_row == row["source_row"],
+                        s.quarantine.c.source_file == row["source_file"])
+        connection.execute(update(s.quarantine).where(same_row).values(
+            released_by=released_by, released_at=now, release_reason=reason))
+        connection.execute(update(s.respondents).where(and_(
+            s.respondents.c.survey == row["survey"], s.respondents.c.wave == row["wave"],
+            s.respondents.c.source_row == row["source_row"],
+        )).values(status="released"))
