@@ -1,0 +1,1006 @@
+"""Design-based estimation for complex survey samples (Taylor linearisation).
+
+This module estimates means, totals and proportions -- overall and for domains
+(subpopulations such as districts) -- from a weighted survey sample, with standard
+errors that respect the sampling design: stratification, (one-stage) clustering,
+finite population correction and calibration of the weights by raking.
+
+The numbers agree with R's ``survey`` package (Lumley), which is the reference used in
+``tests/test_survey_reference.py``.  The formulas are written out in
+``docs/methods_survey.md``.
+
+Quick start (in a notebook)::
+
+    from socialquality.survey import SurveyDesign
+
+    design = SurveyDesign(df, weights="pw", strata="district", fpc="N_district")
+    design.mean("satisfaction", by="district")
+    raked = design.rake({"sex": {"m": 2400, "v": 1890},
+                         "age": {"18-44": 2000, "45+": 2290}})
+    print(raked.summary())
+    raked.proportion("trust_level")
+
+Conventions shared by every estimator
+-------------------------------------
+* Missing values of the analysis variable are left out like R's ``na.rm=TRUE``: the rows
+  stay in the design, with a zero score, so the variance is a domain variance over the
+  whole sample.
+* ``by`` gives domain estimates.  The variance is computed over the whole design with the
+  scores set to zero outside the domain (R's ``svyby``), never by subsetting the data.
+  Rows with a missing value in a ``by`` column belong to no domain (but stay in the design).
+* Confidence intervals use the normal distribution (R's ``confint``).
+* ``deff`` is Kish's design effect *due to unequal weighting* in the domain,
+  ``n * sum(w^2) / sum(w)^2 = 1 + CV^2(w)``, and ``n_eff = n / deff``.  It is a property of
+  the weights, not the ratio of the design variance to an SRS variance.
+
+The package never imports dagster: it is plain pandas/numpy/scipy.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from statistics import NormalDist
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+__all__ = ["SurveyDesign", "CalibrationReport", "LonelyPSU"]
+
+LonelyPSU = Literal["adjust", "remove", "certainty", "fail"]
+
+_LONELY_OPTIONS = ("adjust", "remove", "certainty", "fail")
+_RESULT_COLUMNS = ["estimate", "se", "ci_low", "ci_high", "n", "deff", "n_eff"]
+#: Largest PSU-by-domain table for which the variance of a calibrated design is computed
+#: directly from residual PSU totals; above it an algebraically equal expansion in small
+#: matrices is used (see ``SurveyDesign._variance``).
+_DENSE_LIMIT = 4_000_000
+#: R's survey package treats a stratum whose fpc factor (N-n)/N is below this as sampled
+#: completely (zero variance contribution).
+_SELF_REPRESENTING = 1e-7
+
+
+@dataclass(frozen=True)
+class CalibrationReport:
+    """Convergence report of :meth:`SurveyDesign.rake`, kept as ``design.calibration``.
+
+    Attributes:
+        method: always ``"raking"`` (iterative proportional fitting).
+        margins: names of the raked variables, in raking order.
+        iterations: number of full sweeps over all margins that were carried out.
+        converged: True when every margin is met within ``tol`` (relative error).
+        max_abs_error: largest ``|sum of weights - population total|`` over all levels.
+        max_rel_error: the same error relative to the level's population total.
+        n_trimmed: number of units whose g-weight (new/old weight) sits on a bound.
+        bounds: the trimming bounds on g that were asked for, or None.
+        tol: the convergence tolerance that was asked for.
+        g_min: smallest g-weight (new weight / weight before raking), over units with a
+            positive weight before raking.
+        g_max: largest g-weight.
+    """
+
+    method: str
+    margins: tuple[str, ...]
+    iterations: int
+    converged: bool
+    max_abs_error: float
+    max_rel_error: float
+    n_trimmed: int
+    bounds: tuple[float, float] | None
+    tol: float
+    g_min: float
+    g_max: float
+
+    def __str__(self) -> str:
+        state = "converged" if self.converged else "NOT converged"
+        bounds = "none" if self.bounds is None else f"[{self.bounds[0]:g}, {self.bounds[1]:g}]"
+        return (
+            f"raking on {', '.join(self.margins)}: {state} after {self.iterations} "
+            f"iteration(s); max margin error {self.max_abs_error:.3g} "
+            f"(relative {self.max_rel_error:.2e}, tol {self.tol:g}); g-weights in "
+            f"[{self.g_min:.4g}, {self.g_max:.4g}], bounds {bounds}, "
+            f"{self.n_trimmed} trimmed"
+        )
+
+
+@dataclass
+class _CalStep:
+    """One calibration (raking) step, kept for the calibration-residual variance.
+
+    The step's linearised estimator is the regression of a score ``z`` on the margin
+    indicators ``X`` weighted by ``reg_w`` (the weights before this step):
+    ``B = ginv @ X' diag(reg_w) z``; the variance uses ``w * (z - X B)``.
+    """
+
+    names: tuple[str, ...]
+    codes: list[np.ndarray]  # per margin: level code of every row
+    sizes: list[int]  # per margin: number of levels
+    offset: int  # first column of this step in the combined indicator matrix
+    reg_w: np.ndarray  # regression weights (design weights before the step)
+    ginv: np.ndarray  # generalised inverse of X' diag(reg_w) X
+    cross: list[np.ndarray]  # X' diag(reg_w) X_j for every earlier step j
+
+    @property
+    def k(self) -> int:
+        return int(sum(self.sizes))
+
+
+@dataclass
+class _Domains:
+    """Cached row-to-domain bookkeeping for one ``by`` specification."""
+
+    labels: pd.DataFrame  # one row per domain, the by columns
+    n_dom: int
+    dcode: np.ndarray  # domain of each row, -1 = none
+    sel: np.ndarray | None  # rows that belong to some domain (None = all rows)
+    d_sel: np.ndarray  # domain code of the selected rows
+    # (domain, PSU) combinations: "g"
+    g_row: np.ndarray | None  # combination of each selected row (None = identity)
+    n_g: int
+    g_dom: np.ndarray
+    g_psu: np.ndarray
+    g_h: np.ndarray
+    # (domain, stratum) pairs
+    pair_of_g: np.ndarray
+    n_pair: int
+    pair_dom: np.ndarray
+    pair_h: np.ndarray
+    pair_m: np.ndarray  # number of PSUs of the stratum that touch the domain
+
+
+class SurveyDesign:
+    """A survey sample with its design, for design-based (Taylor) estimation.
+
+    Args:
+        data: one row per respondent (sampled unit).  The frame is referenced, not
+            copied: do not modify it after building the design (the design columns are
+            read once, analysis and ``by`` columns when first used).
+        weights: column with the sampling weights (>= 0, no missing values).
+        strata: column with the (first-stage) stratum, or None for an unstratified design.
+        psu: column with the primary sampling unit (cluster) id, or None when every row
+            is its own unit.  PSU ids must be nested in strata unless ``nest=True``.
+        fpc: column with the finite population correction, as in R's ``svydesign``:
+            either the population size of the stratum in PSUs (all values >= 1; for an
+            unstratified one-stage cluster sample, the number of PSUs in the population,
+            e.g. 757) or the sampling fraction (all values <= 1).  Constant within a
+            stratum.  None means sampling with replacement (no correction).
+        nest: if True, PSU ids are only unique within strata (R's ``nest=TRUE``).
+        lonely_psu: what to do with a stratum that has a single PSU (R's
+            ``options(survey.lonely.psu=)``):
+
+            * ``"adjust"`` (default): the stratum contributes ``(1 - f_h) * t_h^2``, its PSU
+              total of the linearised score measured from zero (the centre of the scores
+              of a mean) instead of from the stratum mean; conservative (R >= 4 code).
+            * ``"remove"`` / ``"certainty"``: the stratum contributes no variance.
+            * ``"fail"``: raise ValueError when the design is built (R's default).
+
+    Multistage designs: only the first stage is used ("ultimate cluster" variance, with
+    the first-stage fpc).  Pass the first-stage cluster as ``psu`` and the first-stage
+    population size as ``fpc``; later-stage fpc's are ignored.
+
+    Raises:
+        ValueError: missing columns, missing/negative/non-finite weights, missing strata or
+            PSU ids, PSUs not nested in strata, an invalid or inconsistent fpc (varying
+            within a stratum, or smaller than the number of sampled PSUs), an unknown
+            ``lonely_psu`` option or a single-PSU stratum with ``lonely_psu="fail"``.
+    """
+
+    def __init__(
+        self,
+        data: pd.DataFrame,
+        weights: str,
+        strata: str | None = None,
+        psu: str | None = None,
+        fpc: str | None = None,
+        *,
+        nest: bool = False,
+        lonely_psu: LonelyPSU = "adjust",
+    ) -> None:
+        if not isinstance(data, pd.DataFrame):
+            raise TypeError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+        if len(data) == 0:
+            raise ValueError("data has no rows")
+        if lonely_psu not in _LONELY_OPTIONS:
+            raise ValueError(f"lonely_psu must be one of {_LONELY_OPTIONS}, not {lonely_psu!r}")
+        roles = {"weights": weights, "strata": strata, "psu": psu, "fpc": fpc}
+        missing = [f"{role}={col!r}" for role, col in roles.items()
+                   if col is not None and col not in data.columns]
+        if missing:
+            raise ValueError(f"column(s) not in data: {', '.join(missing)}")
+
+        self.data = data
+        self.weights_column = weights
+        self.strata_column = strata
+        self.psu_column = psu
+        self.fpc_column = fpc
+        self.nest = bool(nest)
+        self.lonely_psu: str = lonely_psu
+        #: Convergence report when the weights were calibrated (see :meth:`rake`).
+        self.calibration: CalibrationReport | None = None
+
+        n = len(data)
+        self._n = n
+        self._w = _weights_array(data[weights], weights)
+
+        # strata
+        if strata is None:
+            self._strata = np.zeros(n, dtype=np.int64)
+            self._strata_labels = pd.Index([None], dtype=object)
+        else:
+            col = data[strata]
+            if col.isna().any():
+                raise ValueError(f"strata column {strata!r} has {int(col.isna().sum())} "
+                                 "missing value(s)")
+            codes, uniques = pd.factorize(col, sort=True)
+            self._strata = codes.astype(np.int64)
+            self._strata_labels = pd.Index(uniques)
+        n_strata = len(self._strata_labels)
+
+        # primary sampling units, numbered 0..P-1
+        if psu is None:
+            self._psu = np.arange(n, dtype=np.int64)
+            self._psu_is_row = True
+            psu_stratum = self._strata.copy()
+        else:
+            col = data[psu]
+            if col.isna().any():
+                raise ValueError(f"psu column {psu!r} has {int(col.isna().sum())} "
+                                 "missing value(s)")
+            pcodes, puniq = pd.factorize(col, sort=True)
+            radix = len(puniq)
+            # a PSU is a (stratum, psu id) combination, numbered in sorted order
+            ukey, inverse = np.unique(self._strata * radix + pcodes.astype(np.int64),
+                                      return_inverse=True)
+            if not self.nest and len(ukey) != radix:
+                raise ValueError(
+                    f"PSU ids in {psu!r} are not nested in strata {strata!r}: some PSU id "
+                    "occurs in more than one stratum; pass nest=True if PSU ids are only "
+                    "unique within strata")
+            self._psu = inverse.astype(np.int64)
+            self._psu_is_row = bool(len(ukey) == n)
+            psu_stratum = ukey // radix
+        self._psu_stratum = psu_stratum.astype(np.int64)
+        self._n_psu = len(self._psu_stratum)
+        self._n_h = np.bincount(self._psu_stratum, minlength=n_strata).astype(np.float64)
+
+        # finite population correction: factor (N_h - n_h) / N_h per stratum
+        if fpc is None:
+            self._fpc_factor = np.ones(n_strata)
+            self._pop_psu = None
+        else:
+            self._pop_psu = _population_sizes(data[fpc], fpc, self._strata, n_strata, self._n_h,
+                                              self._strata_labels)
+            self._fpc_factor = (self._pop_psu - self._n_h) / self._pop_psu
+
+        # per-stratum variance scale c_h and centring switch kappa_h
+        lonely = self._n_h == 1
+        if lonely.any() and lonely_psu == "fail":
+            bad = list(self._strata_labels[lonely][:10])
+            raise ValueError(
+                f"{int(lonely.sum())} stratum/strata have a single PSU (e.g. {bad}); the variance "
+                "is not identified. Use lonely_psu='adjust' or 'remove', or merge strata")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where(lonely, self._fpc_factor,
+                             self._fpc_factor * self._n_h / (self._n_h - 1))
+        if lonely_psu in ("remove", "certainty"):
+            scale = np.where(lonely, 0.0, scale)
+        scale = np.where(self._fpc_factor < _SELF_REPRESENTING, 0.0, scale)
+        self._c_h = scale.astype(np.float64)
+        self._kappa_h = np.where(lonely, 0.0, 1.0)
+        self._n_lonely = int(lonely.sum())
+
+        self._cal_steps: list[_CalStep] = []
+        self._dom_cache: dict[tuple[str, ...], _Domains] = {}
+        self._cal_cache: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def weights(self) -> pd.Series:
+        """The (possibly calibrated) weights, aligned with ``data.index``."""
+        return pd.Series(self._w, index=self.data.index, name=self.weights_column, copy=True)
+
+    @property
+    def n(self) -> int:
+        """Number of rows (sampled units)."""
+        return self._n
+
+    @property
+    def n_strata(self) -> int:
+        """Number of (first-stage) strata."""
+        return len(self._strata_labels)
+
+    @property
+    def n_psu(self) -> int:
+        """Number of primary sampling units."""
+        return self._n_psu
+
+    @property
+    def kish_deff(self) -> float:
+        """Kish design effect of the weights over the whole sample, 1 + CV^2."""
+        w = self._w
+        return float(self._n * np.sum(w * w) / np.sum(w) ** 2)
+
+    def __repr__(self) -> str:
+        parts = [f"n={self._n}", f"weights={self.weights_column!r}"]
+        if self.strata_column is not None:
+            parts.append(f"strata={self.strata_column!r} ({self.n_strata})")
+        if self.psu_column is not None:
+            parts.append(f"psu={self.psu_column!r} ({self.n_psu})")
+        if self.fpc_column is not None:
+            parts.append(f"fpc={self.fpc_column!r}")
+        if self.calibration is not None:
+            parts.append("raked on " + "+".join(self.calibration.margins))
+        return f"SurveyDesign({', '.join(parts)})"
+
+    def summary(self) -> str:
+        """A short text description: sizes, sum of weights, Kish deff, calibration."""
+        w = self._w
+        if self.psu_column is None:
+            kind = "independent sampling of units"
+        else:
+            kind = "one-stage cluster sampling (first stage of a multistage design)"
+        if self.strata_column is not None:
+            kind = "stratified " + kind
+        lines = [
+            f"Survey design: {kind}",
+            f"  rows (n):              {self._n:,}",
+            f"  strata:                {self.n_strata:,}"
+            + ("" if self.strata_column is None else f"  ({self.strata_column})"),
+            f"  PSUs:                  {self.n_psu:,}"
+            + ("  (each row)" if self.psu_column is None else f"  ({self.psu_column})"),
+            f"  sum of weights:        {np.sum(w):,.6g}",
+            f"  weights min/mean/max:  {np.min(w):.4g} / {np.mean(w):.4g} / {np.max(w):.4g}",
+            f"  Kish deff (weights):   {self.kish_deff:.4f}   effective n: "
+            f"{self._n / self.kish_deff:,.1f}",
+        ]
+        if self._pop_psu is None:
+            lines.append("  fpc:                   none (with-replacement variance)")
+        else:
+            lines.append(f"  fpc:                   {self.fpc_column}  (population PSUs: "
+                         f"{np.sum(self._pop_psu):,.6g}, sampling fraction "
+                         f"{np.sum(self._n_h) / np.sum(self._pop_psu):.4g})")
+        lines.append(f"  single-PSU strata:     {self._n_lonely}  (lonely_psu={self.lonely_psu!r})")
+        if self.calibration is not None:
+            lines.append(f"  calibration:           {self.calibration}")
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------------ estimators
+    def mean(self, variable: str, by: str | Sequence[str] | None = None, *,
+             level: float = 0.95) -> pd.DataFrame:
+        """Weighted mean (ratio estimator sum(w y) / sum(w)) with its design-based SE.
+
+        Args:
+            variable: a numeric or boolean column; missing values are left out (na.rm).
+            by: column name(s) defining domains; None for one overall row.
+            level: confidence level of the normal-theory interval.
+
+        Returns:
+            DataFrame with the ``by`` columns (if any) and ``estimate``, ``se``,
+            ``ci_low``, ``ci_high``, ``n`` (unweighted non-missing count), ``deff`` (Kish,
+            weights only) and ``n_eff``; one row per domain, sorted by the ``by`` values.
+        """
+        y = self._numeric(variable)
+        return self._estimate("mean", y, self._domains(by), level, variable)
+
+    def total(self, variable: str, by: str | Sequence[str] | None = None, *,
+              level: float = 0.95) -> pd.DataFrame:
+        """Horvitz-Thompson total sum(w y) with its design-based SE.
+
+        Same arguments and columns as :meth:`mean`.  Missing values count as zero in the
+        total (R's ``svytotal(na.rm=TRUE)``).
+        """
+        y = self._numeric(variable)
+        return self._estimate("total", y, self._domains(by), level, variable)
+
+    def proportion(self, variable: str, by: str | Sequence[str] | None = None, *,
+                   categorical: bool | None = None, level: float = 0.95) -> pd.DataFrame:
+        """Weighted proportions with design-based SEs.
+
+        Two modes:
+
+        * a 0/1 (or boolean) variable gives the proportion of 1s (True): one row per
+          domain, no ``category`` column -- the same as :meth:`mean`;
+        * any other variable (strings, categoricals, or numbers other than 0/1) is
+          categorical: one row per domain *and* observed category, with a ``category``
+          column; within a domain the proportions add up to 1.
+
+        ``categorical=None`` picks the mode from the data; True forces one row per category
+        (also for a 0/1 variable); False requires a 0/1 variable.  Missing values are left
+        out (they are not a category).
+        """
+        col = self._column(variable)
+        binary = _is_binary(col)
+        if categorical is None:
+            categorical = not binary
+        dom = self._domains(by)
+        if not categorical:
+            if not binary:
+                raise ValueError(f"variable {variable!r} is not 0/1 (or boolean); "
+                                 "use categorical=True for one row per category")
+            y = col.to_numpy(dtype=np.float64, na_value=np.nan)
+            out = self._estimate("mean", y, dom, level, variable)
+            out.attrs["statistic"] = "proportion"
+            return out
+        codes, uniques = pd.factorize(col, sort=True, use_na_sentinel=True)
+        if len(uniques) == 0:
+            raise ValueError(f"variable {variable!r} has no non-missing values")
+        pieces = []
+        for k in range(len(uniques)):
+            y = (codes == k).astype(np.float64)
+            y[codes < 0] = np.nan
+            part = self._estimate("mean", y, dom, level, variable)
+            part.insert(dom.labels.shape[1], "category", [uniques[k]] * len(part))
+            part["_dom"] = np.arange(len(part))
+            part["_cat"] = k
+            pieces.append(part)
+        out = pd.concat(pieces, ignore_index=True)
+        out = out.sort_values(["_dom", "_cat"], kind="stable").drop(columns=["_dom", "_cat"])
+        out = out.reset_index(drop=True)
+        out.attrs.update({"statistic": "proportion", "variable": variable, "level": level})
+        return out
+
+    # ------------------------------------------------------------------ raking
+    def rake(self, margins: Mapping[str, Mapping[Any, float]], max_iter: int = 100,
+             tol: float = 1e-6, bounds: tuple[float, float] | None = None) -> SurveyDesign:
+        """Rake (iterative proportional fitting) the weights to population margins.
+
+        Args:
+            margins: ``{column: {level: population total}}``, e.g.
+                ``{"sex": {"m": 2400, "v": 1890}, "age": {...}}``.  Every level that occurs
+                in the data must have a total; all margins must have the same grand total
+                (relative difference <= 1e-6).  A level with total 0 and no sample units is
+                ignored.
+            max_iter: maximum number of sweeps over all margins.
+            tol: convergence when every level's weighted count is within ``tol`` (relative)
+                of its population total.
+            bounds: ``(lower, upper)`` bounds on the g-weights (new weight / weight before
+                raking), with ``0 <= lower <= 1 <= upper``.  Each margin adjustment then
+                solves ``sum d_i clip(g_i r, lower, upper) = T`` per level (bounded raking,
+                as R's ``calibrate(..., calfun="raking", bounds=)``); units on a bound are
+                counted as trimmed.
+
+        Returns:
+            A NEW design with the raked weights (this design is unchanged).  Its
+            ``calibration`` attribute holds a :class:`CalibrationReport`.  Variances of the
+            new design use the calibration residuals: the linearised scores are replaced by
+            the residuals of their regression, weighted by the weights before raking, on the
+            margin indicators (as R's ``rake``/``calibrate`` + ``svyrecvar``).
+
+        Raises:
+            ValueError: unknown column, missing values in a margin variable, a data level
+                without a population total, a level with a positive total but no sample
+                weight, a level with sample units but a zero total, negative or missing
+                totals, margins with different grand totals, invalid bounds.
+
+        A RuntimeWarning is issued (and ``calibration.converged`` is False) when the
+        margins are not met within ``max_iter`` sweeps, e.g. when bounds are infeasible.
+        """
+        if not isinstance(margins, Mapping) or len(margins) == 0:
+            raise ValueError("margins must be a non-empty dict {column: {level: total}}")
+        if max_iter < 1:
+            raise ValueError("max_iter must be >= 1")
+        if not tol > 0:
+            raise ValueError("tol must be > 0")
+        if bounds is not None:
+            lo, hi = (float(b) for b in bounds)
+            if not (0.0 <= lo <= 1.0 <= hi):
+                raise ValueError(f"bounds must satisfy 0 <= lower <= 1 <= upper, got {bounds}")
+            bounds = (lo, hi)
+
+        d = self._w
+        names: list[str] = []
+        codes_list: list[np.ndarray] = []
+        totals_list: list[np.ndarray] = []
+        for var, spec in margins.items():
+            if var not in self.data.columns:
+                raise ValueError(f"margin column {var!r} not in data")
+            if not isinstance(spec, Mapping) or len(spec) == 0:
+                raise ValueError(f"margin {var!r} must be a non-empty dict {{level: total}}")
+            col = self.data[var]
+            if col.isna().any():
+                raise ValueError(f"margin column {var!r} has {int(col.isna().sum())} missing "
+                                 "value(s); impute or drop them before raking")
+            levels = list(spec.keys())
+            totals = np.array([_as_float(spec[k], f"margin {var!r} level {k!r}") for k in levels])
+            if np.any(~np.isfinite(totals)) or np.any(totals < 0):
+                raise ValueError(f"margin {var!r}: population totals must be finite and >= 0")
+            idx = pd.Index(levels, dtype=object)
+            codes = idx.get_indexer(pd.Index(col.astype(object)))
+            if (codes < 0).any():
+                absent = pd.unique(col[codes < 0].astype(object))[:10]
+                raise ValueError(
+                    f"margin {var!r}: level(s) {list(absent)} occur in the data but have no "
+                    f"population total (margin levels: {levels[:10]})")
+            wsum = np.bincount(codes, weights=d, minlength=len(levels))
+            nsum = np.bincount(codes, minlength=len(levels))
+            zero_sample = (totals > 0) & (wsum <= 0)
+            if zero_sample.any():
+                bad = [levels[i] for i in np.flatnonzero(zero_sample)][:10]
+                raise ValueError(f"margin {var!r}: level(s) {bad} have a positive population "
+                                 "total but no sample (or only zero weights); merge levels")
+            zero_pop = (totals == 0) & (nsum > 0) & (wsum > 0)
+            if zero_pop.any():
+                bad = [levels[i] for i in np.flatnonzero(zero_pop)][:10]
+                raise ValueError(f"margin {var!r}: level(s) {bad} have sample units but a "
+                                 "population total of 0")
+            names.append(str(var))
+            codes_list.append(codes.astype(np.int64))
+            totals_list.append(totals)
+
+        grand = np.array([t.sum() for t in totals_list])
+        if grand.max() - grand.min() > 1e-6 * grand.max():
+            detail = ", ".join(f"{nm}: {g:.10g}" for nm, g in zip(names, grand))
+            raise ValueError(f"margins have different grand totals ({detail}); "
+                             "rescale them to a common population size first")
+
+        w, iterations, converged, max_abs, max_rel = _ipf(d, codes_list, totals_list,
+                                                          max_iter, tol, bounds)
+        pos = d > 0
+        g = np.where(pos, w / np.where(pos, d, 1.0), 1.0)
+        n_trimmed = 0
+        if bounds is not None:
+            lo, hi = bounds
+            at_bound = pos & ((g <= lo * (1 + 1e-9)) | (g >= hi * (1 - 1e-9)))
+            n_trimmed = int(at_bound.sum())
+        if not converged:
+            warnings.warn(f"raking did not converge in {max_iter} iterations (max relative "
+                          f"margin error {max_rel:.3g}); see design.calibration",
+                          RuntimeWarning, stacklevel=2)
+        report = CalibrationReport(
+            method="raking", margins=tuple(names), iterations=iterations,
+            converged=converged, max_abs_error=max_abs, max_rel_error=max_rel,
+            n_trimmed=n_trimmed, bounds=bounds, tol=tol,
+            g_min=float(g[pos].min()) if pos.any() else float("nan"),
+            g_max=float(g[pos].max()) if pos.any() else float("nan"))
+
+        sizes = [len(t) for t in totals_list]
+        offset = sum(s.k for s in self._cal_steps)
+        gram = _crosstab_blocks(codes_list, sizes, codes_list, sizes, d)
+        cross = [_crosstab_blocks(codes_list, sizes, prev.codes, prev.sizes, d)
+                 for prev in self._cal_steps]
+        step = _CalStep(names=tuple(names), codes=codes_list, sizes=sizes, offset=offset,
+                        reg_w=d.copy(), ginv=_sym_ginv(gram), cross=cross)
+
+        new = copy.copy(self)
+        new._w = w
+        new._cal_steps = [*self._cal_steps, step]
+        new._dom_cache = self._dom_cache  # domains do not depend on the weights
+        new._cal_cache = None
+        new.calibration = report
+        return new
+
+    # ------------------------------------------------------------------ internals
+    def _column(self, variable: str) -> pd.Series:
+        if isinstance(variable, (list, tuple, set, dict, pd.Series, np.ndarray)):
+            raise ValueError(f"variable must be a single column name, got {variable!r}")
+        if variable not in self.data.columns:
+            raise ValueError(f"variable {variable!r} not in data")
+        return self.data[variable]
+
+    def _numeric(self, variable: str) -> np.ndarray:
+        col = self._column(variable)
+        if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
+            raise ValueError(f"variable {variable!r} is not numeric (dtype {col.dtype}); "
+                             "use proportion() for a categorical variable")
+        y = col.to_numpy(dtype=np.float64, na_value=np.nan)
+        if np.isinf(y).any():
+            raise ValueError(f"variable {variable!r} has infinite values")
+        return y
+
+    def _domains(self, by: str | Sequence[str] | None) -> _Domains:
+        by_cols = _as_list(by)
+        key = tuple(by_cols)
+        cached = self._dom_cache.get(key)
+        if cached is not None:
+            return cached
+        missing = [c for c in by_cols if c not in self.data.columns]
+        if missing:
+            raise ValueError(f"by column(s) not in data: {missing}")
+        n = self._n
+        if not by_cols:
+            dcode = np.zeros(n, dtype=np.int64)
+            labels = pd.DataFrame(index=pd.RangeIndex(1))
+        else:
+            dcode, first = _group_codes(self.data, by_cols)
+            labels = self.data[by_cols].iloc[first].reset_index(drop=True)
+        n_dom = len(labels)
+        if (dcode < 0).any():
+            sel = np.flatnonzero(dcode >= 0)
+            d_sel = dcode[sel]
+            psu_sel = self._psu[sel]
+        else:
+            sel = None
+            d_sel = dcode
+            psu_sel = self._psu
+        n_psu = self._n_psu
+        if self._psu_is_row:
+            g_row = None
+            g_dom = d_sel
+            g_psu = psu_sel
+        else:
+            gkeys, g_row = np.unique(d_sel * n_psu + psu_sel, return_inverse=True)
+            g_row = g_row.astype(np.int64)
+            g_dom = gkeys // n_psu
+            g_psu = gkeys % n_psu
+        g_h = self._psu_stratum[g_psu]
+        n_h = self.n_strata
+        pkeys, pair_of_g = np.unique(g_dom * n_h + g_h, return_inverse=True)
+        dom = _Domains(
+            labels=labels, n_dom=n_dom, dcode=dcode, sel=sel, d_sel=d_sel,
+            g_row=g_row, n_g=len(g_dom), g_dom=g_dom, g_psu=g_psu, g_h=g_h,
+            pair_of_g=pair_of_g.astype(np.int64), n_pair=len(pkeys),
+            pair_dom=pkeys // n_h, pair_h=pkeys % n_h,
+            pair_m=np.bincount(pair_of_g, minlength=len(pkeys)).astype(np.float64))
+        self._dom_cache[key] = dom
+        return dom
+
+    def _estimate(self, kind: str, y: np.ndarray, dom: _Domains, level: float,
+                  variable: str) -> pd.DataFrame:
+        if not 0 < level < 1:
+            raise ValueError("level must be between 0 and 1")
+        nd = dom.n_dom
+        w_all = self._w
+        if dom.sel is None:
+            y_s, w_s = y, w_all
+        else:
+            y_s, w_s = y[dom.sel], w_all[dom.sel]
+        d_s = dom.d_sel
+        ok = ~np.isnan(y_s)
+        y0 = np.where(ok, y_s, 0.0)
+        wok = np.where(ok, w_s, 0.0)
+        n_d = np.bincount(d_s, weights=ok, minlength=nd)
+        sw = np.bincount(d_s, weights=wok, minlength=nd)
+        sw2 = np.bincount(d_s, weights=wok * wok, minlength=nd)
+        swy = np.bincount(d_s, weights=wok * y0, minlength=nd)
+        u: np.ndarray
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if kind == "mean":
+                est = swy / sw
+                use = ok & (sw[d_s] > 0)
+                u = np.zeros_like(y0)
+                u[use] = (y0[use] - est[d_s[use]]) / sw[d_s[use]]
+            else:
+                est = np.asarray(swy, dtype=np.float64)
+                u = y0
+            var = self._variance(u, dom)
+            se = np.sqrt(var)
+            deff = n_d * sw2 / sw**2
+            n_eff = sw**2 / sw2
+        empty = sw <= 0
+        if kind == "mean":
+            est[empty] = np.nan
+            se[empty] = np.nan
+        deff[empty] = np.nan
+        n_eff[empty] = np.nan
+        z = NormalDist().inv_cdf(0.5 + level / 2)
+        out = dom.labels.copy()
+        out["estimate"] = est
+        out["se"] = se
+        out["ci_low"] = est - z * se
+        out["ci_high"] = est + z * se
+        out["n"] = n_d.astype(np.int64)
+        out["deff"] = deff
+        out["n_eff"] = n_eff
+        out.attrs.update({"statistic": kind, "variable": variable, "level": level})
+        return out
+
+    def _variance(self, u: np.ndarray, dom: _Domains) -> np.ndarray:
+        """Taylor variance of the domain estimators whose linearised value is ``u``.
+
+        ``u`` is given for the selected rows (rows in some domain); the score of domain d is
+        ``w_i u_i`` on the rows of d and zero elsewhere.  Returns one variance per domain:
+        ``sum_h c_h * sum_{p in h} (t_p - kappa_h * tbar_h)^2`` with PSU totals ``t_p`` of the
+        (calibration-residual) score, ``c_h = (1 - f_h) n_h / (n_h - 1)``.
+        """
+        w_s = self._w if dom.sel is None else self._w[dom.sel]
+        s = w_s * u
+        a = s if dom.g_row is None else np.bincount(dom.g_row, weights=s, minlength=dom.n_g)
+        c_h, kappa, n_h = self._c_h, self._kappa_h, self._n_h
+        if not self._cal_steps:
+            # exact centred sums: PSUs of stratum h outside the domain have t_p = 0
+            A = np.bincount(dom.pair_of_g, weights=a, minlength=dom.n_pair)
+            ph = dom.pair_h
+            mu = kappa[ph] * A / n_h[ph]
+            dev = a - mu[dom.pair_of_g]
+            ss = np.bincount(dom.pair_of_g, weights=dev * dev, minlength=dom.n_pair)
+            ss += (n_h[ph] - dom.pair_m) * mu * mu
+            return np.bincount(dom.pair_dom, weights=c_h[ph] * ss, minlength=dom.n_dom)
+        return self._calibrated_variance(u, a, dom)
+
+    def _cal_matrices(self) -> dict[str, Any]:
+        """PSU totals of w * (margin indicators) and their stratum cross-products (cached)."""
+        if self._cal_cache is not None:
+            return self._cal_cache
+        n_psu, n_h = self._n_psu, self.n_strata
+        k_all = sum(st.k for st in self._cal_steps)
+        rows, cols = [], []
+        for st in self._cal_steps:
+            off = st.offset
+            for codes, size in zip(st.codes, st.sizes):
+                rows.append(self._psu)
+                cols.append(codes + off)
+                off += size
+        vals = np.tile(self._w, len(rows))
+        m = sparse.csr_matrix((vals, (np.concatenate(rows), np.concatenate(cols))),
+                              shape=(n_psu, k_all))
+        m.sum_duplicates()
+        hmat = sparse.csr_matrix((np.ones(n_psu), (np.arange(n_psu), self._psu_stratum)),
+                                 shape=(n_psu, n_h))
+        cw = self._c_h[self._psu_stratum]
+        q1 = np.asarray((m.T @ sparse.diags(cw) @ m).toarray())
+        s_h = np.asarray((hmat.T @ m).toarray())
+        coef = self._c_h * self._kappa_h / self._n_h
+        q2 = s_h.T @ (coef[:, None] * s_h)
+        self._cal_cache = {"m": m, "hmat": hmat, "cw": cw, "s_h": s_h, "coef": coef,
+                           "qdiff": q1 - q2, "k": k_all}
+        return self._cal_cache
+
+    def _cal_coefficients(self, u: np.ndarray, dom: _Domains) -> np.ndarray:
+        """Per-domain regression coefficients B (domains x all margin levels)."""
+        nd = dom.n_dom
+        blocks: list[np.ndarray] = []
+        for st in self._cal_steps:
+            rw = st.reg_w if dom.sel is None else st.reg_w[dom.sel]
+            v = rw * u
+            parts = []
+            for codes, size in zip(st.codes, st.sizes):
+                c = codes if dom.sel is None else codes[dom.sel]
+                parts.append(np.bincount(dom.d_sel * size + c, weights=v,
+                                         minlength=nd * size).reshape(nd, size))
+            r = np.hstack(parts)
+            for j, prev_b in enumerate(blocks):
+                r = r - prev_b @ st.cross[j].T
+            blocks.append(r @ st.ginv)
+        return np.hstack(blocks)
+
+    def _calibrated_variance(self, u: np.ndarray, a: np.ndarray, dom: _Domains) -> np.ndarray:
+        cal = self._cal_matrices()
+        b = self._cal_coefficients(u, dom)
+        nd = dom.n_dom
+        m, hmat = cal["m"], cal["hmat"]
+        if self._n_psu * nd <= _DENSE_LIMIT:
+            t = np.zeros((self._n_psu, nd))
+            t[dom.g_psu, dom.g_dom] = a
+            t -= m @ b.T
+            sh = hmat.T @ t
+            mu = (self._kappa_h / self._n_h)[:, None] * sh
+            dev = t - mu[self._psu_stratum]
+            return (cal["cw"][:, None] * dev * dev).sum(axis=0)
+        # Expansion of sum_h c_h [sum_p t_p^2 - kappa_h (sum_p t_p)^2 / n_h] with
+        # t = a - M b; a is sparse (PSUs touching the domain), M and b are small.
+        c_h = self._c_h
+        ca = c_h[dom.g_h] * a
+        term1 = np.bincount(dom.g_dom, weights=ca * a, minlength=nd)
+        if dom.g_row is None:
+            # every PSU is one row: M's row of a PSU is w times that row's level indicators,
+            # so sum_p c a_p M_p per domain is one bincount per margin
+            w_s = self._w if dom.sel is None else self._w[dom.sel]
+            parts = []
+            for st in self._cal_steps:
+                for codes, size in zip(st.codes, st.sizes):
+                    c_s = codes if dom.sel is None else codes[dom.sel]
+                    parts.append(np.bincount(dom.d_sel * size + c_s, weights=ca * w_s,
+                                             minlength=nd * size).reshape(nd, size))
+            cross = np.hstack(parts)
+        else:
+            a_mat = sparse.csr_matrix((ca, (dom.g_dom, dom.g_psu)), shape=(nd, self._n_psu))
+            cross = np.asarray((a_mat @ m).toarray())
+        A = np.bincount(dom.pair_of_g, weights=a, minlength=dom.n_pair)
+        coef = cal["coef"][dom.pair_h]
+        term4 = np.bincount(dom.pair_dom, weights=coef * A * A, minlength=nd)
+        sa_mat = sparse.csr_matrix((coef * A, (dom.pair_dom, dom.pair_h)),
+                                   shape=(nd, self.n_strata))
+        sa = np.asarray(sa_mat @ cal["s_h"])
+        quad = np.einsum("dk,kl,dl->d", b, cal["qdiff"], b)
+        var = term1 - term4 - 2.0 * np.sum(b * (cross - sa), axis=1) + quad
+        return np.maximum(var, 0.0)
+
+
+# ---------------------------------------------------------------------- helpers
+def _as_list(by: str | Sequence[str] | None) -> list[str]:
+    if by is None:
+        return []
+    if isinstance(by, str):
+        return [by]
+    out = list(by)
+    if not all(isinstance(b, str) for b in out):
+        raise ValueError(f"by must be a column name or a list of column names, got {by!r}")
+    return out
+
+
+def _as_float(value: Any, what: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what}: population total {value!r} is not a number") from None
+
+
+def _weights_array(col: pd.Series, name: str) -> np.ndarray:
+    if not (pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)):
+        raise ValueError(f"weights column {name!r} is not numeric (dtype {col.dtype})")
+    w = col.to_numpy(dtype=np.float64, na_value=np.nan)
+    bad_nan = np.isnan(w)
+    if bad_nan.any():
+        raise ValueError(f"weights column {name!r} has {int(bad_nan.sum())} missing value(s)")
+    if np.isinf(w).any():
+        raise ValueError(f"weights column {name!r} has infinite values")
+    if (w < 0).any():
+        raise ValueError(f"weights column {name!r} has {int((w < 0).sum())} negative value(s)")
+    if not w.sum() > 0:
+        raise ValueError(f"weights column {name!r} sums to zero")
+    return w.copy()
+
+
+def _population_sizes(col: pd.Series, name: str, strata: np.ndarray, n_strata: int,
+                      n_h: np.ndarray, labels: pd.Index) -> np.ndarray:
+    """Population number of PSUs per stratum from an fpc column (R's as.fpc)."""
+    if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+        raise ValueError(f"fpc column {name!r} is not numeric (dtype {col.dtype})")
+    v = col.to_numpy(dtype=np.float64, na_value=np.nan)
+    if np.isnan(v).any() or np.isinf(v).any():
+        raise ValueError(f"fpc column {name!r} has missing or infinite values")
+    if (v <= 0).any():
+        raise ValueError(f"fpc column {name!r} must be > 0")
+    agg = pd.Series(v).groupby(strata).agg(["min", "max"])
+    lo = agg["min"].to_numpy()
+    hi = agg["max"].to_numpy()
+    varying = hi - lo > 1e-9 * hi
+    if varying.any():
+        bad = list(labels[np.flatnonzero(varying)][:10])
+        raise ValueError(f"fpc column {name!r} varies within stratum/strata {bad}")
+    if (v > 1).any():
+        if (v < 1).any():
+            raise ValueError(f"fpc column {name!r} mixes population sizes (> 1) and sampling "
+                             "fractions (< 1)")
+        pop = hi
+    elif (v < 1).any():
+        pop = n_h / hi  # sampling fractions (a fraction of 1 is a census of the stratum)
+    else:
+        raise ValueError(f"fpc column {name!r} is 1 everywhere: ambiguous (population of one "
+                         "PSU or a census?); give population sizes or sampling fractions")
+    short = pop < n_h - 1e-9 * n_h
+    if short.any():
+        bad = [(labels[i], float(pop[i]), int(n_h[i])) for i in np.flatnonzero(short)[:10]]
+        raise ValueError(f"fpc column {name!r} is smaller than the number of sampled PSUs "
+                         f"(stratum, fpc, sampled PSUs): {bad}")
+    return np.maximum(pop, n_h).astype(np.float64)
+
+
+def _is_binary(col: pd.Series) -> bool:
+    if pd.api.types.is_bool_dtype(col):
+        return True
+    if not pd.api.types.is_numeric_dtype(col):
+        return False
+    v = col.to_numpy(dtype=np.float64, na_value=np.nan)
+    v = v[~np.isnan(v)]
+    return bool(np.all((v == 0) | (v == 1)))
+
+
+def _group_codes(data: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Dense domain codes (sorted by the by values, -1 for missing) and a first row each."""
+    n = len(data)
+    code = np.zeros(n, dtype=np.int64)
+    missing = np.zeros(n, dtype=bool)
+    for c in cols:
+        cc, uniq = pd.factorize(data[c], sort=True, use_na_sentinel=True)
+        missing |= cc < 0
+        code = code * (len(uniq) + 1) + (cc.astype(np.int64) + 1)
+        _, code = np.unique(code, return_inverse=True)  # compact, keeps the order
+        code = code.astype(np.int64)
+    code[missing] = -1
+    sel = np.flatnonzero(~missing)
+    ukeys, first, inverse = np.unique(code[sel], return_index=True, return_inverse=True)
+    out = np.full(n, -1, dtype=np.int64)
+    out[sel] = inverse
+    return out, sel[first]
+
+
+def _crosstab_blocks(codes_a: list[np.ndarray], sizes_a: list[int],
+                     codes_b: list[np.ndarray], sizes_b: list[int], w: np.ndarray) -> np.ndarray:
+    """X_a' diag(w) X_b for indicator matrices given by level codes."""
+    rows = []
+    for ca, ka in zip(codes_a, sizes_a):
+        row = [np.bincount(ca * kb + cb, weights=w, minlength=ka * kb).reshape(ka, kb)
+               for cb, kb in zip(codes_b, sizes_b)]
+        rows.append(np.hstack(row))
+    return np.vstack(rows)
+
+
+def _sym_ginv(g: np.ndarray) -> np.ndarray:
+    """Generalised inverse of a symmetric PSD matrix (indicator Gram matrices are singular)."""
+    dg = np.diag(g).copy()
+    s = np.where(dg > 0, 1.0 / np.sqrt(np.where(dg > 0, dg, 1.0)), 0.0)
+    gs = g * s[:, None] * s[None, :]
+    vals, vecs = np.linalg.eigh(gs)
+    keep = vals > 1e-10 * max(vals.max(), 1e-300)
+    inv = (vecs[:, keep] / vals[keep]) @ vecs[:, keep].T
+    return inv * s[:, None] * s[None, :]
+
+
+def _margin_errors(w: np.ndarray, codes_list: list[np.ndarray],
+                   totals_list: list[np.ndarray]) -> tuple[float, float]:
+    max_abs = 0.0
+    max_rel = 0.0
+    for codes, totals in zip(codes_list, totals_list):
+        err = np.abs(np.bincount(codes, weights=w, minlength=len(totals)) - totals)
+        max_abs = max(max_abs, float(err.max()))
+        rel = np.divide(err, totals, out=np.zeros_like(err), where=totals > 0)
+        max_rel = max(max_rel, float(rel.max()))
+    return max_abs, max_rel
+
+
+def _ipf(d: np.ndarray, codes_list: list[np.ndarray], totals_list: list[np.ndarray],
+         max_iter: int, tol: float, bounds: tuple[float, float] | None
+         ) -> tuple[np.ndarray, int, bool, float, float]:
+    """Iterative proportional fitting, optionally with bounds on g = w / d."""
+    w = d.copy()
+    converged = False
+    iterations = 0
+    max_abs, max_rel = _margin_errors(w, codes_list, totals_list)
+    while True:
+        if max_rel <= tol:
+            converged = True
+            break
+        if iterations >= max_iter:
+            break
+        for codes, totals in zip(codes_list, totals_list):
+            if bounds is None:
+                s = np.bincount(codes, weights=w, minlength=len(totals))
+                factor = np.divide(totals, s, out=np.zeros_like(totals), where=s > 0)
+                w = w * factor[codes]
+            else:
+                w = _bounded_step(d, w, codes, totals, bounds)
+        iterations += 1
+        max_abs, max_rel = _margin_errors(w, codes_list, totals_list)
+    return w, iterations, converged, max_abs, max_rel
+
+
+def _bounded_step(d: np.ndarray, w: np.ndarray, codes: np.ndarray, totals: np.ndarray,
+                  bounds: tuple[float, float]) -> np.ndarray:
+    """Scale each level by r so that sum d*clip(g*r, L, U) = T (safeguarded Newton).
+
+    A level whose total cannot be reached within the bounds gets all its g-weights on the
+    nearest bound (the outer loop then reports non-convergence).
+    """
+    lo_b, hi_b = bounds
+    k = len(totals)
+    pos = d > 0
+    g = np.where(pos, w / np.where(pos, d, 1.0), 1.0)
+    dg = d * g
+    dsum = np.bincount(codes, weights=d, minlength=k)
+    empty = dsum <= 0  # only zero-weight units (population total 0): nothing to do
+    too_high = (totals >= hi_b * dsum) & ~empty  # even all on the upper bound is too little
+    too_low = (totals <= lo_b * dsum) & ~empty
+    sdg = np.bincount(codes, weights=dg, minlength=k)
+    r = np.divide(totals, sdg, out=np.ones(k), where=sdg > 0)
+    r_lo = np.zeros(k)
+    r_hi = np.full(k, np.inf)
+    active = ~(too_high | too_low | empty)
+    for _ in range(100):
+        if not active.any():
+            break
+        gr = g * r[codes]
+        s = np.bincount(codes, weights=d * np.clip(gr, lo_b, hi_b), minlength=k)
+        diff = s - totals
+        active &= np.abs(diff) > 1e-12 * totals
+        if not active.any():
+            break
+        r_lo = np.where(diff < 0, np.maximum(r_lo, r), r_lo)
+        r_hi = np.where(diff > 0, np.minimum(r_hi, r), r_hi)
+        free = (gr > lo_b) & (gr < hi_b)
+        slope = np.bincount(codes, weights=dg * free, minlength=k)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            newton = r - diff / slope
+        bisect = np.where(np.isfinite(r_hi), 0.5 * (r_lo + r_hi), 2.0 * r)
+        ok = (slope > 0) & (newton > r_lo) & (newton < r_hi)
+        r_new = np.where(active, np.where(ok, newton, bisect), r)
+        if np.all(r_new == r):
+            break
+        r = r_new
+    g_new = np.clip(g * r[codes], lo_b, hi_b)
+    g_new = np.where(too_high[codes], hi_b, np.where(too_low[codes], lo_b, g_new))
+    return d * g_new
