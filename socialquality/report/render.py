@@ -1,0 +1,785 @@
+"""Render the trend report: ``index.html``, one page per district, figures and ``rapport.xlsx``.
+
+:func:`render_report` is a pure function of :class:`ReportInputs` (aggregates only, never
+microdata): it writes files under ``out_dir`` and returns their paths. Privacy rules (suppression
+below the minimum number of respondents, feedback shares below five answers) are enforced here
+whatever the inputs hold; see :mod:`socialquality.report.data`.
+
+Scales: survey shares are proportions 0-1 in ``district_indicators`` and ``changes`` (shown as
+% and %-punt); register percentages are 0-100 as CBS publishes them; effects of percent
+indicators follow ``ReportInputs.effect_scale``. Layout and wording of the pages live in the
+Jinja2 templates in ``reports/templates`` (see docs/reports.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+
+from socialquality.report import charts, data, excel
+from socialquality.report.text_nl import (
+    DASH,
+    KIND_NAMES,
+    METHOD_NAMES,
+    METHOD_SHORT,
+    SPHERE_NAMES,
+    change_label,
+    change_unit,
+    effect_label,
+    fmt_change,
+    fmt_change_interval,
+    fmt_int,
+    fmt_num,
+    fmt_pct,
+    fmt_value,
+    fmt_interval,
+    is_missing,
+    join_nl,
+    plural,
+    verdict_class,
+)
+
+TEMPLATE_ENV = "SOCIALQUALITY_REPORT_TEMPLATES"
+DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "reports" / "templates"
+FIGURES = "figuren"
+DISTRICT_DIR = "wijken"
+
+
+@dataclass
+class ReportInputs:
+    municipality_code: str
+    municipality_name: str
+    waves: list[str]
+    latest_wave: str
+    base_wave: str
+    districts: pd.DataFrame
+    catalogue: pd.DataFrame
+    conditions: dict[str, str]
+    district_indicators: pd.DataFrame
+    changes: pd.DataFrame
+    composite_index: pd.DataFrame
+    index_decomposition: pd.DataFrame
+    register_indicators: pd.DataFrame
+    effects: pd.DataFrame
+    chain: pd.DataFrame
+    quality: pd.DataFrame
+    method_breaks: list[dict]
+    geojson_path: Path | None
+    minimum_respondents: int
+    lineage: dict
+    # optional extras (all have defaults, so callers passing only the fields above keep working)
+    #: event-time coefficients: intervention_id, district_code ("" pooled), indicator_id, event_time,
+    #: estimate, ci_low, ci_high (same scale as `effects`)
+    event_study: pd.DataFrame | None = None
+    #: intervention_id, district_code, start (ISO date); default: first year in `chain`
+    intervention_sites: pd.DataFrame | None = None
+    #: intervention_id, name, kind, sphere, goal, mechanism (from surveys/interventions.yaml)
+    intervention_info: pd.DataFrame | None = None
+    #: scale of effects of percent indicators: "proportion" (0-1, like district_indicators) or "points"
+    effect_scale: str = "proportion"
+
+
+@dataclass
+class ReportOutputs:
+    html_path: Path
+    excel_path: Path
+    figure_paths: list[Path] = field(default_factory=list)
+    district_pages: list[Path] = field(default_factory=list)
+
+
+def interventions_frames(register: list[Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(intervention_info, intervention_sites) from :func:`socialquality.catalogue.load_register`."""
+    info = pd.DataFrame([{"intervention_id": i.id, "name": i.name, "kind": i.kind, "sphere": i.sphere or "",
+                          "goal": i.goal, "mechanism": i.mechanism} for i in register],
+                        columns=data.INFO_COLUMNS)
+    sites = pd.DataFrame([{"intervention_id": i.id, "district_code": s.district, "start": s.start.isoformat()}
+                          for i in register for s in i.sites], columns=data.SITE_COLUMNS)
+    return info, sites
+
+
+# ---------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", str(text)).strip("_") or "x"
+
+
+def _verdict(verdict: str, text: str | None = None, kind: str = "change") -> dict:
+    label = change_label(verdict) if kind == "change" else effect_label(verdict)
+    return {"cls": verdict_class(verdict), "label": text or label, "code": verdict}
+
+
+def _dt_nl(value: Any) -> str:
+    months = ["januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september",
+              "oktober", "november", "december"]
+    try:
+        t = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return str(value)
+    return f"{t.day} {months[t.month - 1]} {t.year}, {t:%H:%M}"
+
+
+LINEAGE_LABELS = {
+    "run_id": "Run-id (Dagster)",
+    "git_commit": "Versie van de programmatuur (git-commit)",
+    "generated_at": "Gemaakt op",
+    "codebooks": "Codeboeken",
+    "codebook_versions": "Versies van de codeboeken",
+    "codebook_checksums": "Controlegetallen van de codeboeken",
+    "catalogue_version": "Versie van de indicatorenlijst",
+}
+
+
+def _lineage_rows(lineage: dict) -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
+
+    def walk(prefix: str, value: Any, label: str) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v, f"{label}: {k}" if label else LINEAGE_LABELS.get(
+                    str(k), str(k)))
+        elif isinstance(value, (list, tuple)):
+            rows.append((label, ", ".join(str(v) for v in value)))
+        else:
+            rows.append((label, _dt_nl(value) if prefix == "generated_at" else str(value)))
+
+    for key, value in (lineage or {}).items():
+        walk(str(key), value, LINEAGE_LABELS.get(str(key), str(key)))
+    return rows
+
+
+# ---------------------------------------------------------------------------
+# the model: guarded frames plus look-ups shared by HTML, figures and Excel
+# ---------------------------------------------------------------------------
+
+
+class Model:
+    def __init__(self, inputs: ReportInputs):
+        self.inputs = inputs
+        self.city = inputs.municipality_code
+        self.waves = [str(w) for w in inputs.waves]
+        self.latest = str(inputs.latest_wave)
+        self.base = str(inputs.base_wave)
+        i = self.waves.index(self.latest) if self.latest in self.waves else len(self.waves) - 1
+        self.previous = self.waves[i - 1] if i > 0 else None
+        self.min_n = int(inputs.minimum_respondents)
+
+        self.catalogue = data.tidy(inputs.catalogue, data.CATALOGUE_COLUMNS)
+        if inputs.catalogue is not None and "in_index" not in inputs.catalogue.columns:
+            self.catalogue["in_index"] = True
+        self.cat = {r["indicator_id"]: r for r in self.catalogue.to_dict("records")}
+        self.conditions = dict(inputs.conditions)
+        for cond in self.catalogue["condition"]:
+            self.conditions.setdefault(cond, cond)
+
+        self.districts = data.tidy(inputs.districts, data.DISTRICT_COLUMNS)
+        self.districts["district_code"] = self.districts["district_code"].astype(str)
+        self.districts = self.districts.sort_values("district_name", key=lambda s: s.str.lower()).reset_index(
+            drop=True)
+        self.names = dict(zip(self.districts["district_code"], self.districts["district_name"]))
+        self.names.setdefault(self.city, inputs.municipality_name)
+
+        self.di = data.guard_district_indicators(inputs.district_indicators, self.min_n)
+        self.suppressed = data.suppressed_keys(self.di)
+        self.changes = data.guard_changes(inputs.changes, self.suppressed)
+        self.index = data.tidy(inputs.composite_index, data.INDEX_COLUMNS)
+        self.decomp = data.guard_decomposition(inputs.index_decomposition, self.suppressed, self.waves)
+        self.register = data.tidy(inputs.register_indicators, data.REGISTER_COLUMNS)
+        self.effects = data.tidy(inputs.effects, data.EFFECT_COLUMNS)
+        self.event_study = data.tidy(inputs.event_study, data.EVENT_STUDY_COLUMNS)
+        self.chain = data.guard_chain(inputs.chain)
+        self.quality = data.tidy(inputs.quality, data.QUALITY_COLUMNS)
+        self.sites = data.tidy(inputs.intervention_sites, data.SITE_COLUMNS)
+        self.info = data.tidy(inputs.intervention_info, data.INFO_COLUMNS)
+        self.breaks = [dict(b) for b in (inputs.method_breaks or [])]
+        for b in self.breaks:
+            b["wave"] = str(b.get("wave", ""))
+        if inputs.effect_scale not in ("proportion", "points"):
+            raise ValueError("effect_scale must be 'proportion' or 'points'")
+        self.effect_scale = inputs.effect_scale
+        data.check_effect_scale(self.effects, self.catalogue, self.effect_scale)
+
+        self._di_map = {(r["district_code"], r["indicator_id"], r["wave"]): r for r in self.di.to_dict("records")}
+        self._index_map = {(r["district_code"], r["condition"], r["wave"]): r
+                           for r in self.index.to_dict("records")}
+        self._change_map = {(r["district_code"], r["indicator_id"], r["wave"], r["compared_to"]): r
+                            for r in self.changes.to_dict("records")}
+
+    # --- look-ups ---------------------------------------------------------
+    def unit(self, indicator_id: str) -> str:
+        return str(self.cat.get(indicator_id, {}).get("unit") or "percent")
+
+    def label(self, indicator_id: str) -> str:
+        return str(self.cat.get(indicator_id, {}).get("label") or indicator_id)
+
+    def effect_factor(self, indicator_id: str) -> float:
+        if self.unit(indicator_id) == "percent" and self.effect_scale == "proportion":
+            return 100.0
+        return 1.0
+
+    def estimate(self, district: str, indicator: str, wave: str) -> dict | None:
+        return self._di_map.get((district, indicator, wave))
+
+    def index_row(self, district: str, condition: str, wave: str) -> dict | None:
+        return self._index_map.get((district, condition, wave))
+
+    def change(self, district: str, indicator: str, wave: str, compared_to: str) -> dict | None:
+        return self._change_map.get((district, indicator, wave, compared_to))
+
+    def index_series(self, district: str, condition: str) -> dict[str, tuple[float, float, float]]:
+        out = {}
+        for w in self.waves:
+            r = self.index_row(district, condition, w)
+            if r is not None:
+                out[w] = (r["index"], r["ci_low"], r["ci_high"])
+        return out
+
+    def survey_indicators(self, condition: str, *, index_only: bool = False) -> list[str]:
+        return [i for i, r in self.cat.items() if r["condition"] == condition and r["kind"] != "register"
+                and (r["in_index"] or not index_only)]
+
+    def index_change(self, district: str, condition: str, wave: str) -> dict | None:
+        """A change of the composite index itself, when `changes` holds one (indicator_id = condition id
+        or "index:<condition>")."""
+        for key in (condition, f"index:{condition}"):
+            r = self.change(district, key, wave, "previous")
+            if r is not None:
+                return r
+        return None
+
+    def start_years(self, intervention_id: str) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.sites[self.sites["intervention_id"] == intervention_id].to_dict("records"):
+            try:
+                out[r["district_code"]] = int(str(r["start"])[:4])
+            except ValueError:
+                pass
+        ch = self.chain[self.chain["intervention_id"] == intervention_id]
+        for d, g in ch.groupby("district_code"):
+            if d not in out and g["year"].notna().any():
+                out[d] = int(g["year"].min())
+        return out
+
+
+# ---------------------------------------------------------------------------
+# context pieces
+# ---------------------------------------------------------------------------
+
+
+def _change_cell(m: Model, district: str, indicator: str, compared_to: str) -> dict:
+    r = m.change(district, indicator, m.latest, compared_to)
+    unit = m.unit(indicator)
+    if r is None:
+        return {"text": DASH, "interval": "", "verdict": None, "reference": "", "method_break": False}
+    return {
+        "text": fmt_change(r["change"], unit),
+        "interval": fmt_change_interval(r["ci_low"], r["ci_high"], unit),
+        "verdict": _verdict(r["verdict"]),
+        "reference": r["reference_wave"],
+        "method_break": bool(r["method_break"]),
+        "suppressed": bool(r.get("suppressed", False)),
+    }
+
+
+def _indicator_rows(m: Model, district: str, condition: str) -> list[dict]:
+    rows = []
+    for ind in m.survey_indicators(condition):
+        r = m.estimate(district, ind, m.latest)
+        unit = m.unit(ind)
+        suppressed = r is None or bool(r["suppressed"])
+        rows.append({
+            "id": ind,
+            "label": m.label(ind),
+            "in_index": bool(m.cat[ind]["in_index"]),
+            "direction": "hoger is beter" if m.cat[ind]["direction"] == "higher_is_better" else "lager is beter",
+            "value": DASH if suppressed else fmt_value(r["estimate"], unit),
+            "interval": DASH if suppressed else fmt_interval(r["ci_low"], r["ci_high"], unit),
+            "n": fmt_int(r["n"]) if r is not None else DASH,
+            "suppressed": r is not None and bool(r["suppressed"]),
+            "missing": r is None,
+            "previous": _change_cell(m, district, ind, "previous"),
+            "base": _change_cell(m, district, ind, "base"),
+        })
+    return rows
+
+
+def _district_status(m: Model, district: str, condition: str) -> dict:
+    """Verdict of a district on a condition since the previous wave: the index change when it is
+    available, otherwise the significant changes of the condition's indicators."""
+    ic = m.index_change(district, condition, m.latest)
+    if ic is not None:
+        v = ic["verdict"]
+        chips = [_verdict(v, f"{change_label(v)} ({fmt_change(ic['change'], 'score')})"
+                          if v in ("improved", "worsened") else None)]
+        status = {"improved": "better", "worsened": "worse"}.get(v, "neutral")
+        return {"status": status, "chips": chips, "level": "index"}
+    chips, better, worse, any_row, comparable = [], 0, 0, False, False
+    for ind in m.survey_indicators(condition, index_only=True):
+        r = m.change(district, ind, m.latest, "previous")
+        if r is None:
+            continue
+        any_row = True
+        comparable = comparable or r["verdict"] != "not_comparable"
+        if r["verdict"] == "improved":
+            better += 1
+            chips.append(_verdict("improved", f"beter: {m.label(ind)}"))
+        elif r["verdict"] == "worsened":
+            worse += 1
+            chips.append(_verdict("worsened", f"slechter: {m.label(ind)}"))
+    if not any_row:
+        return {"status": "none", "chips": [], "level": "indicator"}
+    if not chips:
+        chips = [_verdict("no_significant_change" if comparable else "not_comparable")]
+    status = "mixed" if better and worse else "better" if better else "worse" if worse else "neutral"
+    return {"status": status, "chips": chips, "level": "indicator"}
+
+
+def _condition_summary(m: Model, cond: str, statuses: dict[str, dict]) -> str:
+    name = m.conditions[cond]
+    n = len(statuses)
+    if not n or all(s["status"] == "none" for s in statuses.values()) or m.previous is None:
+        return f"{name}: er is nog geen vergelijking met een vorige meting."
+    better = [m.names[d] for d, s in statuses.items() if s["status"] in ("better", "mixed")]
+    worse = [m.names[d] for d, s in statuses.items() if s["status"] in ("worse", "mixed")]
+    ref = m.previous
+    index_level = any(s["level"] == "index" for s in statuses.values())
+
+    def names(lst: list[str]) -> str:
+        return f" ({join_nl(lst)})" if 0 < len(lst) <= 5 else ""
+
+    if not better and not worse:
+        return (f"{name}: sinds {ref} is in geen van de {n} wijken een verandering aangetoond; "
+                f"verschillen vallen binnen de onzekerheidsmarges.")
+    what = "" if index_level else "minstens één indicator "
+    if better:
+        text = f"is in {len(better)} van de {n} wijken {what}aantoonbaar verbeterd{names(better)}"
+        if worse:
+            text += f" en in {plural(len(worse), 'wijk', 'wijken')} {what}aantoonbaar verslechterd{names(worse)}"
+    else:
+        text = f"is in {len(worse)} van de {n} wijken {what}aantoonbaar verslechterd{names(worse)}"
+    rest = n - len(set(better) | set(worse))
+    tail = f"; in de andere {plural(rest, 'wijk', 'wijken')} is geen verandering aangetoond" if rest else ""
+    return f"{name}: sinds {ref} {text}{tail}."
+
+
+def _effect_where(m: Model, district: str) -> str:
+    return "alle wijken samen" if not district else m.names.get(district, district)
+
+
+def _effect_rows(m: Model, eff: pd.DataFrame) -> list[dict]:
+    rows = []
+    for r in eff.to_dict("records"):
+        ind = r["indicator_id"]
+        unit = m.unit(ind)
+        f = m.effect_factor(ind)
+        estimable = bool(r["estimable"]) and not is_missing(r["estimate"])
+        rows.append({
+            "indicator": m.label(ind),
+            "where": _effect_where(m, r["district_code"]),
+            "district_code": r["district_code"],
+            "method": METHOD_SHORT.get(r["method"], r["method"]),
+            "method_long": METHOD_NAMES.get(r["method"], r["method"]),
+            "estimate": fmt_change(r["estimate"], unit, factor=f) if estimable else DASH,
+            "interval": fmt_change_interval(r["ci_low"], r["ci_high"], unit, factor=f) if estimable else DASH,
+            "verdict": _verdict(r["verdict_code"] if estimable else "not_estimable", kind="effect"),
+            "verdict_nl": str(r["verdict_nl"] or ""),
+            "pretrend_warning": bool(r["pretrend_warning"]),
+        })
+    return rows
+
+
+def _chain_rows(m: Model, ch: pd.DataFrame, eff: pd.DataFrame) -> list[dict]:
+    rows = []
+    for r in ch.sort_values(["district_code", "year"]).to_dict("records"):
+        held, planned = r["sessions_held"], r["sessions_planned"]
+        delivered = DASH
+        if not is_missing(held):
+            delivered = f"{fmt_int(held)} van {fmt_int(planned)}" if not is_missing(planned) else fmt_int(held)
+            if not is_missing(planned) and planned > 0:
+                delivered += f" ({fmt_pct(held / planned, 0)})"
+        reach = DASH
+        if not is_missing(r["participants"]):
+            reach = f"{fmt_int(r['participants'])} deelnemers"
+            if not is_missing(r["target_population"]):
+                reach += f" van {fmt_int(r['target_population'])} in de doelgroep"
+            if not is_missing(r["reach"]):
+                reach += f" ({fmt_pct(r['reach'])})"
+        d_eff = eff[eff["district_code"] == r["district_code"]]
+        effects = [{"indicator": e["indicator"], "estimate": e["estimate"], "interval": e["interval"],
+                    "verdict": e["verdict"], "method": e["method"]} for e in _effect_rows(m, d_eff)]
+        rows.append({
+            "district": m.names.get(r["district_code"], r["district_code"]),
+            "district_code": r["district_code"],
+            "year": fmt_num(r["year"], 0).replace(".", "") if not is_missing(r["year"]) else DASH,
+            "delivered": delivered,
+            "reach": reach,
+            "feedback_n": fmt_int(r["feedback_n"]),
+            "feedback_suppressed": bool(r["feedback_suppressed"]),
+            "more_contacts": fmt_pct(r["share_more_contacts"], 0),
+            "attributed": fmt_pct(r["share_attributed_to_activity"], 0),
+            "satisfaction": fmt_num(r["mean_satisfaction"], 1),
+            "effects": effects,
+        })
+    return rows
+
+
+def _intervention_figure(m: Model, iv_id: str, indicator: str, eff: pd.DataFrame, out: Path) -> Path | None:
+    unit = m.unit(indicator)
+    f = m.effect_factor(indicator)
+    sub = eff[eff["indicator_id"] == indicator]
+    if sub.empty:
+        return None
+    forest = []
+    pooled = sub[sub["district_code"] == ""]
+    rest = sub[sub["district_code"] != ""]
+    rest = rest.assign(_name=[m.names.get(d, d) for d in rest["district_code"]]).sort_values("_name")
+    multi = sub.groupby("district_code")["method"].nunique().max() > 1
+    for r in list(pooled.to_dict("records")) + list(rest.to_dict("records")):
+        label = _effect_where(m, r["district_code"])
+        if multi:
+            label += f" ({METHOD_SHORT.get(r['method'], r['method'])})"
+        estimable = bool(r["estimable"]) and not is_missing(r["estimate"])
+        forest.append((label, r["estimate"] * f, r["ci_low"] * f, r["ci_high"] * f,
+                       r["verdict_code"] if estimable else "not_estimable", estimable))
+    cu = change_unit(unit)
+    es = m.event_study[(m.event_study["intervention_id"] == iv_id) & (m.event_study["indicator_id"] == indicator)]
+    left: list[tuple[str, list]] = []
+    start_x = None
+    if not es.empty:
+        for d, g in es.groupby("district_code", sort=False):
+            g = g.sort_values("event_time")
+            pts = [(float(t), e * f, lo * f, hi * f) for t, e, lo, hi in
+                   zip(g["event_time"], g["estimate"], g["ci_low"], g["ci_high"])]
+            left.append((_effect_where(m, d), pts))
+        start_x = -0.5
+        title_left, xlabel = "Verschil per jaar rond de start", "jaren na de start (0 = startjaar)"
+        ylabel, zero = f"verschil ({cu})", True
+    else:
+        starts = m.start_years(iv_id)
+        pos = charts.wave_positions(m.waves)
+        aligned = bool(starts) and all(re.fullmatch(r"\d{4}", w) for w in m.waves)
+        effect_districts = list(rest["district_code"].unique())
+        if aligned:
+            sites = [d for d in effect_districts if d in starts] or list(starts)
+        else:
+            sites = effect_districts
+        disp = 100.0 if unit == "percent" else 1.0
+        for d in sites[: len(charts.SERIES)]:
+            pts = []
+            for w in m.waves:
+                r = m.estimate(d, indicator, w)
+                if r is None or r["suppressed"] or is_missing(r["estimate"]):
+                    continue
+                x = (int(w) - starts[d]) if aligned else pos[w]
+                pts.append((float(x), r["estimate"] * disp, r["ci_low"] * disp, r["ci_high"] * disp))
+            left.append((m.names.get(d, d), pts))
+        start_x = -0.5 if aligned else None
+        title_left = "Verloop in de wijk rond de start"
+        xlabel = "jaren na de start (0 = startjaar)" if aligned else "meting"
+        ylabel = {"percent": "% (schatting)", "km": "km"}.get(unit, "score (schatting)")
+        zero = False
+    return charts.intervention_chart(
+        title_left=title_left, left_series=left, start_x=start_x, left_xlabel=xlabel, left_ylabel=ylabel,
+        forest=forest, forest_xlabel=f"effect ({cu})",
+        out_path=out / f"interventie_{_slug(iv_id)}_{_slug(indicator)}.png", zero_line_left=zero)
+
+
+def _interventions(m: Model, fig_dir: Path, figures: list[Path]) -> list[dict]:
+    ids: list[str] = []
+    for frame in (m.info, m.effects, m.chain, m.sites):
+        for i in frame["intervention_id"]:
+            if i and i not in ids:
+                ids.append(i)
+    out = []
+    for iv in ids:
+        info = m.info[m.info["intervention_id"] == iv]
+        eff = m.effects[m.effects["intervention_id"] == iv]
+        ch = m.chain[m.chain["intervention_id"] == iv]
+        name = (info["name"].iloc[0] if not info.empty and info["name"].iloc[0] else
+                eff["intervention_name"].iloc[0] if not eff.empty and eff["intervention_name"].iloc[0] else iv)
+        kind = (info["kind"].iloc[0] if not info.empty and info["kind"].iloc[0] else
+                eff["kind"].iloc[0] if not eff.empty else "")
+        figs = []
+        for ind in dict.fromkeys(eff["indicator_id"]):
+            p = _intervention_figure(m, iv, ind, eff, fig_dir)
+            if p is not None:
+                figures.append(p)
+                figs.append({"src": f"{FIGURES}/{p.name}", "name": p.name, "indicator": m.label(ind),
+                             "alt": f"Geschat effect van {name} op {m.label(ind)}, met 95%-intervallen"})
+        starts = m.start_years(iv)
+        districts = list(dict.fromkeys(list(starts) + [d for d in eff["district_code"] if d] + list(
+            ch["district_code"])))
+        # summary lines: pooled effects when there are any, else per district
+        eff_rows = _effect_rows(m, eff)
+        pooled = [e for e in eff_rows if not e["district_code"]]
+        headline = pooled or eff_rows
+        out.append({
+            "id": iv,
+            "anchor": f"iv-{_slug(iv)}",
+            "name": name,
+            "kind": KIND_NAMES.get(kind, kind),
+            "is_closure": kind == "closure",
+            "sphere": SPHERE_NAMES.get(info["sphere"].iloc[0], info["sphere"].iloc[0]) if not info.empty else "",
+            "goal": info["goal"].iloc[0] if not info.empty else "",
+            "mechanism": info["mechanism"].iloc[0] if not info.empty else "",
+            "districts": [{"code": d, "name": m.names.get(d, d), "start": starts.get(d, "")} for d in districts],
+            "chain": _chain_rows(m, ch, eff),
+            "effects": eff_rows,
+            "headline": headline,
+            "figures": figs,
+        })
+    return out
+
+
+def _intervention_summary(ivs: list[dict]) -> list[str]:
+    lines = []
+    for iv in ivs:
+        rows = iv["headline"]
+        if not rows:
+            lines.append(f"{iv['name']}: er zijn (nog) geen effecten geschat.")
+            continue
+        sig = [r for r in rows if r["verdict"]["cls"] != "neutral"]
+        if sig:
+            parts = [f"{r['indicator']}, {r['where']}: {r['verdict_nl']}" for r in sig[:3]]
+            more = len(rows) - len(sig)
+            tail = (f" Bij {plural(more, 'andere uitkomst', 'andere uitkomsten')} is geen effect aangetoond."
+                    if more else "")
+            lines.append(f"{iv['name']}: " + " ".join(parts) + tail)
+        else:
+            first = rows[0]
+            lines.append(f"{iv['name']}: op geen van de {plural(len(rows), 'uitkomst', 'uitkomsten')} is een "
+                         f"effect aangetoond. Bijvoorbeeld {first['indicator']}, {first['where']}: "
+                         f"{first['verdict_nl']}")
+    return lines
+
+
+def _quality(m: Model) -> tuple[list[dict], str]:
+    rows = []
+    tot_r = tot_c = tot_q = 0.0
+    blocked = []
+    for r in m.quality.to_dict("records"):
+        rec, clean, quar = r["received"], r["clean"], r["quarantined"]
+        unaccounted = (not r["blocked"] and not any(is_missing(x) for x in (rec, clean, quar))
+                       and rec != clean + quar)
+        rows.append({
+            "wave": r["wave"],
+            "received": fmt_int(rec), "clean": fmt_int(clean), "quarantined": fmt_int(quar),
+            "share_clean": fmt_pct(clean / rec) if not r["blocked"] and not is_missing(rec) and rec > 0
+            and not is_missing(clean) else DASH,
+            "blocked": bool(r["blocked"]),
+            "blocked_reason": str(r["blocked_reason"] or "") if r["blocked"] else "",
+            "unaccounted": fmt_int(rec - clean - quar) if unaccounted else "",
+        })
+        if not r["blocked"]:
+            tot_r += 0 if is_missing(rec) else rec
+            tot_c += 0 if is_missing(clean) else clean
+            tot_q += 0 if is_missing(quar) else quar
+        else:
+            blocked.append(r["wave"])
+    if not rows:
+        return rows, "Er zijn geen gegevens over de kwaliteit van de leveringen meegegeven."
+    text = (f"Van de {fmt_int(tot_r)} ontvangen antwoordrijen in de gebruikte metingen zijn er {fmt_int(tot_c)} "
+            f"gebruikt en {fmt_int(tot_q)} apart gezet omdat ze niet door de controles kwamen.")
+    if blocked:
+        text += (f" {'Meting' if len(blocked) == 1 else 'Metingen'} {join_nl(blocked)} "
+                 f"{'is' if len(blocked) == 1 else 'zijn'} niet gebruikt: de levering is tegengehouden "
+                 f"omdat ze niet door de controles kwam.")
+    return rows, text
+
+
+def _break_notes(m: Model) -> list[str]:
+    notes = []
+    for b in m.breaks:
+        items = b.get("items") or []
+        text = f"trendbreuk {b['wave']}: {b.get('description', '')}".strip()
+        if items:
+            text += f" (vragen: {', '.join(str(i) for i in items)})"
+        notes.append(text)
+    return notes
+
+
+# ---------------------------------------------------------------------------
+# main entry
+# ---------------------------------------------------------------------------
+
+
+def _environment(template_dir: Path | None) -> jinja2.Environment:
+    folder = Path(template_dir or os.environ.get(TEMPLATE_ENV) or DEFAULT_TEMPLATES)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"report templates not found in {folder} (set {TEMPLATE_ENV})")
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                             keep_trailing_newline=True)
+    env.filters["nl"] = fmt_num
+    env.filters["pct"] = fmt_pct
+    return env
+
+
+def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | None = None) -> ReportOutputs:
+    """Write index.html, wijken/<code>.html, figuren/*.png and rapport.xlsx under out_dir."""
+    m = Model(inputs)
+    out_dir = Path(out_dir)
+    fig_dir = out_dir / FIGURES
+    page_dir = out_dir / DISTRICT_DIR
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    page_dir.mkdir(parents=True, exist_ok=True)
+    env = _environment(template_dir)
+    figures: list[Path] = []
+    ylabel = f"index (100 = stad {m.base})"
+    boundaries = None
+    if inputs.geojson_path is not None and Path(inputs.geojson_path).is_file():
+        from socialquality.report import maps
+        boundaries = maps.load_districts(Path(inputs.geojson_path))
+    known = set(m.districts["district_code"])
+    codes = list(m.districts["district_code"])
+    break_notes = _break_notes(m)
+
+    # --- conditions ---------------------------------------------------------
+    conditions = []
+    statuses_all: dict[str, dict[str, dict]] = {}
+    for cond, cond_name in m.conditions.items():
+        city_series = m.index_series(m.city, cond)
+        trend = charts.trend_chart(m.waves, city_series, m.breaks, fig_dir / f"trend_{_slug(cond)}.png",
+                                   ylabel=ylabel, reference_label=f"100 = stad in {m.base}")
+        figures.append(trend)
+        map_fig = None
+        if boundaries is not None:
+            values = {}
+            for d in codes:
+                r = m.index_row(d, cond, m.latest)
+                values[d] = float(r["index"]) if r is not None and not is_missing(r["index"]) else math.nan
+            p = maps.choropleth(boundaries, values, fig_dir / f"kaart_{_slug(cond)}.png", known=known,
+                                legend_label=f"index {m.latest} (100 = stad {m.base})")
+            figures.append(p)
+            map_fig = {"src": f"{FIGURES}/{p.name}", "name": p.name}
+        statuses = {d: _district_status(m, d, cond) for d in codes}
+        statuses_all[cond] = statuses
+        rows = []
+        for d in codes:
+            r = m.index_row(d, cond, m.latest)
+            has = r is not None and not is_missing(r["index"])
+            rows.append({
+                "code": d, "name": m.names[d], "href": f"{DISTRICT_DIR}/{d}.html",
+                "index": fmt_num(r["index"], 1) if has else DASH,
+                "interval": fmt_interval(r["ci_low"], r["ci_high"], "score") if has else DASH,
+                "n_indicators": fmt_int(r["n_indicators"]) if r is not None else DASH,
+                "status": statuses[d],
+                "suppressed": not has,
+            })
+        city_latest = m.index_row(m.city, cond, m.latest)
+        decomp = m.decomp[(m.decomp["district_code"] == m.city) & (m.decomp["condition"] == cond)
+                          & (m.decomp["wave"] == m.latest)]
+        conditions.append({
+            "id": cond, "anchor": f"c-{_slug(cond)}", "name": cond_name,
+            "trend": {"src": f"{FIGURES}/{trend.name}", "name": trend.name},
+            "map": map_fig,
+            "city_index": fmt_num(city_latest["index"], 1) if city_latest is not None else DASH,
+            "city_interval": fmt_interval(city_latest["ci_low"], city_latest["ci_high"], "score")
+            if city_latest is not None else DASH,
+            "index_indicators": [m.label(i) for i in m.survey_indicators(cond, index_only=True)],
+            "city_rows": _indicator_rows(m, m.city, cond),
+            "rows": rows,
+            "summary": _condition_summary(m, cond, statuses),
+            "decomposition": [{"label": m.label(r["indicator_id"]),
+                               "value": fmt_num(r["contribution"], 1, sign=True)}
+                              for r in decomp.to_dict("records")],
+        })
+
+    # --- interventions, quality ----------------------------------------------
+    interventions = _interventions(m, fig_dir, figures)
+    quality_rows, quality_text = _quality(m)
+
+    common = {
+        "municipality_name": inputs.municipality_name,
+        "municipality_code": m.city,
+        "waves": m.waves, "latest": m.latest, "previous": m.previous, "base": m.base,
+        "minimum_respondents": m.min_n,
+        "break_notes": break_notes,
+        "generated": _dt_nl(inputs.lineage.get("generated_at", "")) if inputs.lineage else "",
+    }
+
+    # --- district pages ------------------------------------------------------
+    district_pages = []
+    for d in codes:
+        panels = [(m.conditions[c], m.index_series(d, c), m.index_series(m.city, c)) for c in m.conditions]
+        fig = charts.district_chart(m.waves, panels, m.breaks, fig_dir / f"wijk_{_slug(d)}.png",
+                                    ylabel="index", district_name=m.names[d])
+        figures.append(fig)
+        conds = []
+        for c in m.conditions:
+            r = m.index_row(d, c, m.latest)
+            has = r is not None and not is_missing(r["index"])
+            dec = m.decomp[(m.decomp["district_code"] == d) & (m.decomp["condition"] == c)
+                           & (m.decomp["wave"] == m.latest)]
+            conds.append({
+                "name": m.conditions[c],
+                "index": fmt_num(r["index"], 1) if has else DASH,
+                "interval": fmt_interval(r["ci_low"], r["ci_high"], "score") if has else DASH,
+                "status": statuses_all[c][d],
+                "indicators": _indicator_rows(m, d, c),
+                "decomposition": [{"label": m.label(x["indicator_id"]),
+                                   "value": fmt_num(x["contribution"], 1, sign=True)}
+                                  for x in dec.to_dict("records")],
+            })
+        reg = []
+        for r in m.register[m.register["district_code"] == d].to_dict("records"):
+            ind = r["indicator_id"]
+            city = m.register[(m.register["district_code"] == m.city) & (m.register["indicator_id"] == ind)]
+            unit = m.unit(ind)
+
+            def reg_fmt(v: Any) -> str:
+                if is_missing(v):
+                    return DASH
+                return fmt_num(v, 1) + ("%" if unit == "percent" else " km" if unit == "km" else "")
+
+            reg.append({"label": m.label(ind), "value": reg_fmt(r["value"]),
+                        "city": reg_fmt(city["value"].iloc[0]) if not city.empty else DASH,
+                        "year": fmt_num(r["year"], 0).replace(".", "")})
+        ivs = []
+        for iv in interventions:
+            in_d = [c for c in iv["chain"] if c["district_code"] == d]
+            effs = [e for e in iv["effects"] if e["district_code"] == d]
+            if in_d or effs or any(x["code"] == d for x in iv["districts"]):
+                ivs.append({"name": iv["name"], "kind": iv["kind"], "anchor": iv["anchor"], "chain": in_d,
+                            "effects": effs, "pooled": [e for e in iv["effects"] if not e["district_code"]]})
+        row = m.districts[m.districts["district_code"] == d].iloc[0]
+        page = env.get_template("wijk.html.j2").render(
+            **common, root="../", code=d, name=m.names[d], population=fmt_int(row["population"]),
+            figure={"src": f"../{FIGURES}/{fig.name}", "name": fig.name}, conditions=conds, register=reg,
+            interventions=ivs)
+        path = page_dir / f"{d}.html"
+        path.write_text(page, encoding="utf-8")
+        district_pages.append(path)
+
+    # --- index.html ----------------------------------------------------------
+    summary = {
+        "intro": (f"Dit rapport laat zien hoe het gaat met de sociale kwaliteit in de {len(codes)} wijken van "
+                  f"{inputs.municipality_name}, op basis van de bewonersenquête ({join_nl(m.waves)}). "
+                  f"Alle cijfers zijn schattingen uit een steekproef: bij elk cijfer staat een marge "
+                  f"(95%-interval). Groen of rood betekent een aantoonbare verbetering of verslechtering; "
+                  f"grijs betekent dat een verschil binnen de marge valt."),
+        "conditions": [c["summary"] for c in conditions],
+        "interventions": _intervention_summary(interventions),
+        "quality": quality_text,
+    }
+    html = env.get_template("index.html.j2").render(
+        **common, root="", summary=summary, conditions=conditions, interventions=interventions,
+        quality=quality_rows, quality_text=quality_text, lineage=_lineage_rows(inputs.lineage),
+        breaks=m.breaks, has_map=boundaries is not None,
+        districts=[{"code": d, "name": m.names[d], "href": f"{DISTRICT_DIR}/{d}.html"} for d in codes])
+    html_path = out_dir / "index.html"
+    html_path.write_text(html, encoding="utf-8")
+
+    excel_path = excel.write_workbook(m, out_dir / "rapport.xlsx")
+    return ReportOutputs(html_path=html_path, excel_path=excel_path, figure_paths=figures,
+                         district_pages=district_pages)
