@@ -52,6 +52,20 @@ def read_yaml(path: str | Path) -> Any:
         raise CodebookError(path, f"invalid YAML: {problem}", where) from None
     except UnicodeDecodeError:
         raise CodebookError(path, "not UTF-8 text") from None
+    except ValueError as exc:  # a value YAML reads as a date but is none, e.g. 2021-02-30
+        raise CodebookError(path, f"invalid date ({exc})", _bad_date_line(path)) from None
+
+
+def _bad_date_line(path: Path) -> str | None:
+    import re
+
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        for year, month, day in re.findall(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b", line):
+            try:
+                dt.date(int(year), int(month), int(day))
+            except ValueError:
+                return f"line {number}"
+    return None
 
 
 def validate_against_schema(document: Any, schema_name: str, path: str | Path) -> dict[str, Any]:
@@ -61,7 +75,7 @@ def validate_against_schema(document: Any, schema_name: str, path: str | Path) -
     data = _jsonable(document)
     if not isinstance(data, dict):
         raise CodebookError(path, "expected a mapping at the top level")
-    validator = jsonschema.Draft202012Validator(load_schema(schema_name))
+    validator = jsonschema.Draft202012Validator(load_schema(schema_name), format_checker=jsonschema.FormatChecker())
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
         error = jsonschema.exceptions.best_match(errors)

@@ -7,6 +7,7 @@ municipality's folder. Problems stop with one line that says what to fix (Config
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -99,17 +100,28 @@ def load_settings(
     try:
         raw = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{config_path}: invalid YAML ({str(exc).splitlines()[0]})") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{config_path}: invalid YAML{where} ({problem})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{config_path}: not UTF-8 text") from None
+    except ValueError as exc:  # a value YAML reads as a date but is none, e.g. 2021-02-30
+        raise ConfigError(f"{config_path}: invalid date ({exc})") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{config_path}: expected a mapping of settings")
     unknown = sorted(set(raw) - TOP_KEYS)
     if unknown:
         raise ConfigError(f"{config_path}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(TOP_KEYS))}")
     raw_paths = raw.get("paths") or {}
+    if not isinstance(raw_paths, dict):
+        raise ConfigError(f"{config_path}: paths must be a mapping of name: location")
     unknown = sorted(set(raw_paths) - set(PATH_KEYS))
     if unknown:
         raise ConfigError(f"{config_path}: unknown key(s) under paths: {', '.join(unknown)}; allowed: {', '.join(PATH_KEYS)}")
     weighting = raw.get("weighting") or {}
+    if not isinstance(weighting, dict):
+        raise ConfigError(f"{config_path}: weighting must be a mapping (trim_bounds, min_cell)")
     unknown = sorted(set(weighting) - WEIGHTING_KEYS)
     if unknown:
         raise ConfigError(f"{config_path}: unknown key(s) under weighting: {', '.join(unknown)}")
@@ -123,6 +135,8 @@ def load_settings(
         value = env.get(ENV_PREFIX + key.upper()) or raw_paths.get(key)
         if value is None:
             raise ConfigError(f"{config_path}: paths.{key} is not set (or set {ENV_PREFIX}{key.upper()})")
+        if not isinstance(value, str):
+            raise ConfigError(f"{config_path}: paths.{key} must be a file or folder name, got {value!r}")
         path = Path(value).expanduser()
         paths[key] = path if path.is_absolute() else (root / path)
 
@@ -134,8 +148,12 @@ def load_settings(
         url = "sqlite:///" + str(root / url[len("sqlite:///"):])
 
     bounds = weighting.get("trim_bounds", [0.3, 3.0])
-    if not (isinstance(bounds, list) and len(bounds) == 2 and 0 < bounds[0] < 1 < bounds[1]):
+    numbers = isinstance(bounds, list) and all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds)
+    if not (numbers and len(bounds) == 2 and 0 < bounds[0] < 1 < bounds[1]):
         raise ConfigError(f"{config_path}: weighting.trim_bounds must be [low < 1, high > 1], got {bounds!r}")
+    min_cell = weighting.get("min_cell", 5)
+    if not (isinstance(min_cell, int) and not isinstance(min_cell, bool) and min_cell >= 0):
+        raise ConfigError(f"{config_path}: weighting.min_cell must be a whole number >= 0, got {min_cell!r}")
 
     settings = Settings(
         config_path=config_path.resolve(),
@@ -147,7 +165,7 @@ def load_settings(
         warehouse_url=url,
         paths=paths,
         trim_bounds=(float(bounds[0]), float(bounds[1])),
-        min_cell=int(weighting.get("min_cell", 5)),
+        min_cell=min_cell,
     )
     if check_inputs:
         check_settings(settings)
@@ -172,10 +190,14 @@ def check_database(url: str) -> None:
     from sqlalchemy import create_engine, text
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
+    from socialquality.warehouse import driver_url
+
     try:
-        engine = create_engine(url)
-    except (ArgumentError, NoSuchModuleError) as exc:
+        engine = create_engine(driver_url(url))
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
         raise ConfigError(f"warehouse URL {redact_url(url)} is not a valid SQLAlchemy URL ({exc})") from None
+    except ImportError as exc:
+        raise ConfigError(f"warehouse URL {redact_url(url)} needs a database driver that is not installed ({exc})") from None
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
@@ -194,5 +216,5 @@ def redact_url(url: str) -> str:
 
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - a malformed URL is shown as given
-        return url
+    except Exception:  # noqa: BLE001 - a malformed URL is shown as given, without a password
+        return re.sub(r"(://[^:/@]*:).*@", r"\1***@", url)

@@ -129,9 +129,11 @@ def register_values(kwb: pd.DataFrame, municipality: str, specs: list[dict], yea
     districts = kwb[(kwb["region_type"] == "Wijk") & kwb["region_code"].str.startswith(code_prefix)]
     frames = []
     for spec in specs:
+        for field in filter(None, (spec["cbs_field"], spec.get("denominator_field"))):
+            if field not in districts.columns:
+                raise InputFileError("population figures", f"register field {field!r} not in the KWB table",
+                                     column=field)
         field = spec["cbs_field"]
-        if field not in districts.columns:
-            raise InputFileError("population figures", f"register field {field!r} not in the KWB table", column=field)
         values = districts[field].astype(float)
         if spec.get("denominator_field"):
             values = 100.0 * values / districts[spec["denominator_field"]].astype(float).replace(0, np.nan)

@@ -10,8 +10,16 @@ from sqlalchemy.engine import Engine
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
+def driver_url(url: str) -> str:
+    """`postgresql://` means psycopg2, the driver this project installs (SQLAlchemy 2.1 would pick psycopg 3)."""
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg2://" + url[len("postgresql://"):]
+    return url
+
+
 def make_engine(url: str) -> Engine:
     """An engine for the warehouse; SQLite gets foreign keys and a parent folder."""
+    url = driver_url(url)
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, future=True)

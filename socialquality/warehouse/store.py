@@ -92,8 +92,9 @@ def wave_responses(engine: Engine, survey: str, wave: str, statuses: tuple[str, 
         receipts = read_table(connection, s.file_receipts, survey=survey, wave=wave)
     if people.empty:
         return people
-    wide = long.pivot_table(index=["respondent_pid", "source_row"], columns="item_id", values="value",
-                            aggfunc="first", dropna=False) if not long.empty else pd.DataFrame()
+    # pivot, not pivot_table(dropna=False): that one fills in every respondent_pid x source_row pair
+    wide = long.pivot(index=["respondent_pid", "source_row"], columns="item_id", values="value") \
+        if not long.empty else pd.DataFrame()
     frame = people.merge(wide.reset_index(), on=["respondent_pid", "source_row"], how="left") if not wide.empty else people
     names = dict(zip(receipts["id"], receipts["file_name"]))
     frame["source_file"] = frame["receipt_id"].map(names)
@@ -120,7 +121,7 @@ def set_wave_status(connection: Connection, survey: str, wave: str, status: str,
 def release_quarantined(engine: Engine, quarantine_id: int, released_by: str, reason: str) -> None:
     """A person releases a quarantined row: recorded with who, when and why; the row becomes usable
     at the next run of its wave's indicators (status 'released')."""
-    if not released_by or not reason:
+    if not (released_by or "").strip() or not (reason or "").strip():
         raise ValueError("a release needs the name of the person and a reason")
     with engine.begin() as connection:
         row = connection.execute(select(s.quarantine).where(s.quarantine.c.id == quarantine_id)).mappings().first()
