@@ -33,16 +33,16 @@ def prepare_dagster_home(path: Path) -> Path:
 
 
 def _error_of(event) -> str:
-    """The innermost error message of a failed step (our own errors are already one line)."""
+    """The innermost error of a failed step, on one line (our own errors already are one line)."""
     error = event.step_failure_data.error if event.step_failure_data else None
-    while error is not None and error.cause is not None and not error.cls_name.endswith("Error"):
+    innermost = error
+    while error is not None:
+        innermost = error
         error = error.cause
-    chain = error
-    while chain is not None:
-        if chain.cls_name in {"InputFileError", "CodebookError", "ConfigError", "PrivacyError", "SocialQualityError"}:
-            return chain.message.strip()
-        chain = chain.cause
-    return (error.message.strip().splitlines()[0] if error else "unknown error")
+    if innermost is None:
+        return "unknown error"
+    message = innermost.message.strip().splitlines()[0] if innermost.message.strip() else innermost.cls_name
+    return message
 
 
 def run_pipeline(config_path: str, waves: list[str] | None = None, quiet: bool = False) -> int:
@@ -81,7 +81,7 @@ def run_pipeline(config_path: str, waves: list[str] | None = None, quiet: bool =
     new = [w for w in landed if w not in existing]
     if new:
         instance.add_dynamic_partitions(wave_partitions.name, new)
-    quiet_logs = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    quiet_logs = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
     def execute(job_name: str, label: str, partition_key: str | None = None) -> bool:
         job = defs.resolve_job_def(job_name)

@@ -61,6 +61,11 @@ def explain_respondent(monitor, delivered_id: str, wave: str) -> str:
     return f"(pseudonym {pid})\n" + explain_rows(rows, delivered_id, wave)
 
 
+def _failed_rules(failed: pd.DataFrame) -> str:
+    lines = [f"{r.rule_id} {r.column_name or ''}: {int(r.rows_affected or 0)} rijen" for r in failed.itertuples()]
+    return "<br>".join(html.escape(line) for line in lines) or "-"
+
+
 def render_audit_page(engine, out_dir: Path, title: str) -> Path:
     """audit/index.html: every validation run with suites, results, reconciliation and set-aside rows."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -108,7 +113,7 @@ def render_audit_page(engine, out_dir: Path, title: str) -> Path:
             f"<td>{row.received}</td><td>{row.clean}</td><td>{row.quarantined}</td>"
             f"<td class='{'ok' if reconciles else 'fail'}'>{'ja' if reconciles else 'NEE'}</td>"
             f"<td class='{'fail' if row.blocked else 'ok'}'>{'ja: ' + esc(row.blocked_reason or '') if row.blocked else 'nee'}</td>"
-            f"<td>{'<br>'.join(esc(f'{r.rule_id} {r.column_name or ''}: {r.rows_affected or 0} rijen') for r in failed.itertuples()) or '-'}</td>"
+            f"<td>{_failed_rules(failed)}</td>"
             f"<td>{link}</td></tr>")
     parts.append("</table><h2>Apart gezette rijen per regel (laatste validatie per golf)</h2><table><tr><th>Golf</th>"
                  "<th>Regel</th><th>Kolom</th><th>Rijen</th><th>Vrijgegeven</th></tr>")

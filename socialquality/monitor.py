@@ -32,8 +32,8 @@ class Monitor:
     def engine(self) -> Engine:
         from socialquality.warehouse import make_engine, upgrade
 
+        engine = make_engine(self.settings.warehouse_url)  # creates a SQLite file's folder
         check_database(self.settings.warehouse_url)
-        engine = make_engine(self.settings.warehouse_url)
         upgrade(engine)
         return engine
 

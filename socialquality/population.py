@@ -118,7 +118,7 @@ def population_margins(districts: pd.DataFrame, year: int) -> pd.DataFrame:
         for level, count in ages.items():
             rows.append((record["district_code"], year, "age_group", level, count))
         for level, count in sexes.items():
-            scaled = count * total_15 / sex_total if sex_total else np.nan
+            scaled = count * total_15 / sex_total if sex_total else 0.0
             rows.append((record["district_code"], year, "sex", level, scaled))
     return pd.DataFrame(rows, columns=["district_code", "year", "variable", "level", "count"])
 

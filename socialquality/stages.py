@@ -219,7 +219,7 @@ def validate_wave(m: Monitor, wave: str, run_id: str) -> StageReport:
     blocking = list(outcome.blocking_failures)
     blocked = bool(blocking)
     reason = "; ".join(c.message for c in blocking) if blocked else None
-    recon = outcome.reconciliation
+    recon = {k: int(v) for k, v in outcome.reconciliation.to_dict().items() if k != "by_file"}
     with m.engine.begin() as connection:
         # releases made by a person survive re-validation of the same file
         earlier = read_table(connection, s.quarantine, survey=codebook.survey, wave=wave)
@@ -264,7 +264,7 @@ def validate_wave(m: Monitor, wave: str, run_id: str) -> StageReport:
                 "rows_set_aside_by_rule": dumps(by_rule), "file": receipt["file_name"]}
     row_checks = [c for c in outcome.checks if c.kind == "row"]
     failed_rows = [c for c in row_checks if not c.success]
-    district_checks = [c for c in outcome.checks if c.rule_id == "minimum_respondents_per_district"]
+    district_checks = [c for c in outcome.checks if c.rule_id == "min_respondents_per_district"]
     composition = [c for c in outcome.checks if c.rule_id.startswith("sample_composition")]
     checks_out = [
         CheckOutcome("wave_usable", not blocked,
@@ -293,7 +293,7 @@ def _city_population_shares(m: Monitor) -> pd.DataFrame:
         return margins
     totals = margins.groupby(["variable", "level"], as_index=False)["count"].sum()
     totals["share"] = totals["count"] / totals.groupby("variable")["count"].transform("sum")
-    return totals[["variable", "level", "share"]]
+    return totals.rename(columns={"variable": "dimension", "level": "category"})[["dimension", "category", "share"]]
 
 
 # --- Weights and indicators ---------------------------------------------------------------------
@@ -452,18 +452,21 @@ def ingest_feedback(m: Monitor, run_id: str) -> dict[str, Any]:
 # --- Effects --------------------------------------------------------------------------------------
 
 def wave_times(m: Monitor) -> dict[str, float]:
-    """Time of each wave in decimal years (the middle of the fieldwork), for the effect models."""
-    times = {}
+    """Time of each wave for the effect models: the calendar year of its fieldwork (so event times
+    are whole years), or the wave's position when two waves share a year."""
+    years = {}
     for position, wave in enumerate(m.codebook.waves):
         if wave.fieldwork_start and wave.fieldwork_end:
             middle = wave.fieldwork_start + (wave.fieldwork_end - wave.fieldwork_start) / 2
-            times[wave.id] = middle.year + (middle.timetuple().tm_yday - 1) / 365.25
+            years[wave.id] = float(middle.year)
         else:
             try:
-                times[wave.id] = float(wave.id)
+                years[wave.id] = float(int(wave.id))
             except ValueError:
-                times[wave.id] = float(position)
-    return times
+                years[wave.id] = float(position)
+    if len(set(years.values())) < len(years):
+        return {wave.id: float(position) for position, wave in enumerate(m.codebook.waves)}
+    return years
 
 
 def first_treated_wave(m: Monitor, start: dt.date) -> str | None:
@@ -592,3 +595,99 @@ def render_audit_index(m: Monitor, run_id: str) -> dict[str, Any]:
 
     page = render_audit_page(m.engine, m.settings.path("audit"), f"Auditoverzicht {m.codebook.title}")
     return {"page": str(page)}
+
+
+def accountability_chain(m: Monitor) -> pd.DataFrame:
+    """Per intervention site and year: delivered as intended, reach, participants' feedback."""
+    activity = read_table(m.engine, s.intervention_activity)
+    feedback = read_table(m.engine, s.participant_feedback)
+    margins = read_table(m.engine, s.population_margins)
+    interventions = {i.id: i for i in m.register}
+    rows = []
+    for record in activity.itertuples():
+        intervention = interventions.get(record.intervention_id)
+        age = margins[(margins["district_code"] == record.district_code) & (margins["variable"] == "age_group")]
+        if intervention is not None and intervention.age_min is not None:
+            lower = {"15-24": 15, "25-44": 25, "45-64": 45, "65+": 65}
+            age = age[age["level"].map(lower) >= intervention.age_min]
+        target = float(age["count"].sum()) if not age.empty else np.nan
+        answers = feedback[(feedback["intervention_id"] == record.intervention_id)
+                           & (feedback["district_code"] == record.district_code)
+                           & (feedback["wave"] == str(record.year))]
+        answered = answers.dropna(subset=["contacts_change"])
+        more = answered["contacts_change"] == "more"
+        attributed = more & answered["attribution"].isin(["activity", "both"])
+        rows.append({
+            "intervention_id": record.intervention_id, "district_code": record.district_code, "year": record.year,
+            "sessions_planned": record.sessions_planned, "sessions_held": record.sessions_held,
+            "participants": record.participants, "target_population": target,
+            "reach": record.participants / target if target and record.participants is not None else np.nan,
+            "feedback_n": len(answered),
+            "share_more_contacts": more.mean() if len(answered) else np.nan,
+            "share_attributed_to_activity": attributed.mean() if len(answered) else np.nan,
+            "mean_satisfaction": answers["satisfaction"].mean() if len(answers) else np.nan,
+        })
+    return pd.DataFrame(rows)
+
+
+def render_trend_report(m: Monitor, run_id: str) -> dict[str, Any]:
+    from socialquality.report.render import ReportInputs, interventions_frames, render_report
+
+    codebook, catalogue, settings = m.codebook, m.catalogue, m.settings
+    waves = [w for w in codebook.wave_ids if w in usable_waves(m.engine, codebook.survey)]
+    if not waves:
+        raise SocialQualityError("no usable wave: nothing to report (see the audit page for blocked waves)")
+    districts = read_table(m.engine, s.districts)[["district_code", "district_name", "population"]]
+    survey_catalogue = pd.DataFrame([{"indicator_id": i.id, "label": i.label, "unit": i.unit,
+                                      "condition": i.condition, "direction": i.direction, "kind": "survey",
+                                      "in_index": i.in_index} for i in catalogue.indicators])
+    register_catalogue = pd.DataFrame([{"indicator_id": r.id, "label": r.label, "unit": r.unit,
+                                        "condition": r.condition, "direction": r.direction, "kind": "register",
+                                        "in_index": False} for r in catalogue.register])
+    indicators = read_table(m.engine, s.district_indicators, survey=codebook.survey)
+    effects = read_table(m.engine, s.intervention_effects)
+    info, sites = interventions_frames(m.register)
+    names = dict(zip(info["intervention_id"], info["name"]))
+    kinds = dict(zip(info["intervention_id"], info["kind"]))
+    effects["intervention_name"] = effects["intervention_id"].map(names)
+    effects["kind"] = effects["intervention_id"].map(kinds)
+    event_rows = []
+    for record in effects.itertuples():
+        details = json.loads(record.details or "{}")
+        for row in details.get("event_study", []):
+            event_rows.append({"intervention_id": record.intervention_id, "district_code": record.district_code,
+                               "indicator_id": record.indicator_id, "event_time": row["event_time"],
+                               "estimate": row["estimate"], "ci_low": row["ci_low"], "ci_high": row["ci_high"]})
+        for row in details.get("dynamic", []):
+            event_rows.append({"intervention_id": record.intervention_id, "district_code": record.district_code,
+                               "indicator_id": record.indicator_id, "event_time": row["event_time"],
+                               "estimate": row["att"], "ci_low": row["ci_low"], "ci_high": row["ci_high"]})
+    validations = read_table(m.engine, s.validation_runs, survey=codebook.survey).sort_values("id")
+    quality = validations.groupby("wave").tail(1)[["wave", "received", "clean", "quarantined", "blocked",
+                                                   "blocked_reason"]]
+    lineage_rows = read_table(m.engine, s.lineage, survey=codebook.survey).sort_values("id").groupby("wave").tail(1)
+    inputs = ReportInputs(
+        municipality_code=settings.municipality, municipality_name=settings.municipality_name, waves=waves,
+        latest_wave=waves[-1], base_wave=catalogue.base_wave if catalogue.base_wave in waves else waves[0],
+        districts=districts, catalogue=pd.concat([survey_catalogue, register_catalogue], ignore_index=True),
+        conditions=catalogue.conditions, district_indicators=indicators[indicators["wave"].isin(waves)],
+        changes=read_table(m.engine, s.indicator_changes), composite_index=read_table(m.engine, s.composite_index),
+        index_decomposition=read_table(m.engine, s.index_decomposition),
+        register_indicators=read_table(m.engine, s.register_indicators), effects=effects,
+        chain=accountability_chain(m), quality=quality,
+        method_breaks=[{"wave": b.wave, "description": b.description, "items": list(b.items)}
+                       for b in codebook.method_breaks],
+        geojson_path=settings.path("boundaries") if settings.path("boundaries").is_file() else None,
+        minimum_respondents=catalogue.minimum_respondents,
+        lineage={"run_id": run_id, "git_commit": code_version(), "generated_at": _now().isoformat(),
+                 "codebook": f"{codebook.survey} v{codebook.version} ({codebook.checksum[:12]})",
+                 "catalogue_version": catalogue.version,
+                 "files": "; ".join(f"{r.wave}: " + ", ".join(f"{f['file_name']} ({f['checksum'][:12]})"
+                                                             for f in json.loads(r.files))
+                                    for r in lineage_rows.itertuples())},
+        event_study=pd.DataFrame(event_rows) if event_rows else None,
+        intervention_sites=sites, intervention_info=info, effect_scale="points",
+    )
+    outputs = render_report(inputs, settings.path("reports"))
+    return {"report": str(outputs.html_path), "excel": str(outputs.excel_path),
+            "figures": len(outputs.figure_paths), "district_pages": len(outputs.district_pages)}

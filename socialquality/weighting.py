@@ -64,6 +64,28 @@ def collapse_age_groups(counts: dict[str, int], min_cell: int) -> dict[str, str]
     return mapping
 
 
+def _rake_with_widening(design: SurveyDesign, margins: dict, bounds: tuple[float, float], max_iter: int):
+    """Rake within the trimming bounds; when the margins cannot be met within them, widen the
+    bounds step by step (x1.5 on both sides, at most 4 times) and finally rake without bounds.
+    The bounds that were used are returned and reported per district."""
+    import warnings
+
+    candidates: list[tuple[float, float] | None] = [bounds]
+    low, high = bounds
+    for _ in range(4):
+        low, high = low / 1.5, high * 1.5
+        candidates.append((low, high))
+    candidates.append(None)
+    raked = None
+    for candidate in candidates:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            raked = design.rake(margins, max_iter=max_iter, tol=1e-6, bounds=candidate)
+        if raked.calibration.converged:
+            return raked, candidate
+    return raked, None
+
+
 def weight_wave(respondents: pd.DataFrame, margins: pd.DataFrame, *, trim_bounds: tuple[float, float] = (0.3, 3.0),
                 min_cell: int = 5, max_iter: int = 200) -> WeightingResult:
     """Rake a wave's clean respondents to the population margins of their districts.
@@ -121,8 +143,13 @@ def weight_wave(respondents: pd.DataFrame, margins: pd.DataFrame, *, trim_bounds
     frame["_rake_age"] = age_level.astype(str)
     # raking requires equal grand totals: the age targets define the total of every district
     design = SurveyDesign(frame, weights="base_weight", strata="district_code")
-    raked = design.rake({"_rake_sex": sex_targets, "_rake_age": age_targets}, max_iter=max_iter,
-                        tol=1e-6, bounds=trim_bounds)
+    raked, used_bounds = _rake_with_widening(design, {"_rake_sex": sex_targets, "_rake_age": age_targets},
+                                             trim_bounds, max_iter)
+    if used_bounds != trim_bounds:
+        wide = "onbegrensd" if used_bounds is None else f"[{used_bounds[0]:g}, {used_bounds[1]:g}]"
+        for district in notes:
+            notes[district].append(f"afkapgrenzen verruimd tot {wide}")
+    trim_bounds = used_bounds or (0.0, float("inf"))
     frame["weight"] = raked.weights.to_numpy()
     report = raked.calibration
 
