@@ -54,9 +54,8 @@ def _table(ws, headers: list[str], rows: list[list[Any]], formats: dict[int, str
         cell.alignment = Alignment(wrap_text=True, vertical="center")
     ws.row_dimensions[1].height = 32
     formats = formats or {}
-    for row in rows:
+    for r, row in enumerate(rows, start=2):  # ws.max_row scans every cell: O(n^2) in a loop
         ws.append(row)
-        r = ws.max_row
         for col, fmt in formats.items():
             cell = ws.cell(row=r, column=col)
             if isinstance(cell.value, (int, float)):
@@ -65,7 +64,7 @@ def _table(ws, headers: list[str], rows: list[list[Any]], formats: dict[int, str
                 cell.alignment = Alignment(horizontal="right")
     ws.freeze_panes = freeze
     if rows:
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{ws.max_row}"
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{len(rows) + 1}"
     for i, header in enumerate(headers, start=1):
         longest = max([len(str(header)) * 0.8] + [len(str(row[i - 1])) for row in rows[:500] if row[i - 1] is not None])
         width = (widths or {}).get(i, min(max(10.0, longest + 2), 60.0))

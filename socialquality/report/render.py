@@ -95,6 +95,36 @@ class ReportOutputs:
     district_pages: list[Path] = field(default_factory=list)
 
 
+def _district_chart_job(job: tuple) -> Path:
+    waves, panels, breaks, path, name = job
+    return charts.district_chart(waves, panels, breaks, path, ylabel="index", district_name=name)
+
+
+def _draw_district_charts(jobs: list[tuple]) -> list[Path]:
+    """One chart per district; drawn in worker processes when there are many (matplotlib is
+    single-threaded, and a city has up to a hundred districts)."""
+    import multiprocessing
+    import os
+
+    workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1, 4)
+    if len(jobs) < 20 or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [_district_chart_job(job) for job in jobs]
+    pool = multiprocessing.get_context("fork").Pool(workers, initializer=_plain_signals)
+    try:
+        return pool.map(_district_chart_job, jobs, chunksize=4)
+    finally:
+        pool.close()  # close + join, not terminate: workers end normally
+        pool.join()
+
+
+def _plain_signals() -> None:
+    """Forked workers must not inherit the parent's signal handlers (e.g. an orchestrator's)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def interventions_frames(register: list[Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(intervention_info, intervention_sites) from :func:`socialquality.catalogue.load_register`."""
     info = pd.DataFrame([{"intervention_id": i.id, "name": i.name, "kind": i.kind, "sphere": i.sphere or "",
@@ -710,10 +740,12 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
 
     # --- district pages ------------------------------------------------------
     district_pages = []
+    chart_jobs = [(m.waves, [(m.conditions[c], m.index_series(d, c), m.index_series(m.city, c))
+                             for c in m.conditions], m.breaks, fig_dir / f"wijk_{_slug(d)}.png", m.names[d])
+                  for d in codes]
+    district_figures = dict(zip(codes, _draw_district_charts(chart_jobs)))
     for d in codes:
-        panels = [(m.conditions[c], m.index_series(d, c), m.index_series(m.city, c)) for c in m.conditions]
-        fig = charts.district_chart(m.waves, panels, m.breaks, fig_dir / f"wijk_{_slug(d)}.png",
-                                    ylabel="index", district_name=m.names[d])
+        fig = district_figures[d]
         figures.append(fig)
         conds = []
         for c in m.conditions:
