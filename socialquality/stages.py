@@ -307,13 +307,40 @@ def _require_usable(m: Monitor, wave: str) -> None:
                                  "its indicators are not computed")
 
 
+_SCORED_CACHE: dict[tuple[str, str, str], tuple[tuple, pd.DataFrame]] = {}
+
+
+def _wave_fingerprint(m: Monitor, wave: str) -> tuple:
+    """Changes whenever the wave's usable rows can have changed (new validation, a release)."""
+    from sqlalchemy import func
+
+    with m.engine.connect() as connection:
+        statuses = connection.execute(
+            select(s.respondents.c.status, func.count()).where(and_(
+                s.respondents.c.survey == m.codebook.survey, s.respondents.c.wave == wave))
+            .group_by(s.respondents.c.status)).all()
+        last_validation = connection.execute(select(func.max(s.validation_runs.c.id)).where(and_(
+            s.validation_runs.c.survey == m.codebook.survey, s.validation_runs.c.wave == wave))).scalar()
+    return tuple(sorted(statuses)), last_validation, m.codebook.checksum
+
+
 def _scored_wave(m: Monitor, wave: str) -> pd.DataFrame:
+    """The wave's usable rows with derived scales. Kept for the next stage of the same process
+    (weights and indicators read the same rows), keyed by a fingerprint of the wave's state."""
     from socialquality.scales import score_scales
 
     codebook = m.codebook
+    key = (m.settings.warehouse_url, codebook.survey, wave)
+    fingerprint = _wave_fingerprint(m, wave)
+    cached = _SCORED_CACHE.get(key)
+    if cached is not None and cached[0] == fingerprint:
+        return cached[1].copy()
     clean = wave_responses(m.engine, codebook.survey, wave, statuses=("clean", "released"),
                            items=[i.id for i in codebook.items.values() if i.type != "text"])
-    return score_scales(clean, codebook)
+    scored = score_scales(clean, codebook)
+    _SCORED_CACHE.clear()  # one wave at a time: memory stays bounded
+    _SCORED_CACHE[key] = (fingerprint, scored)
+    return scored.copy()
 
 
 def weight_wave_stage(m: Monitor, wave: str, run_id: str) -> StageReport:

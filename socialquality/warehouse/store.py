@@ -67,10 +67,35 @@ def read_table(engine_or_connection: Engine | Connection, table: Table, **match:
             query = query.where(table.c[key] == value)
     if isinstance(engine_or_connection, Engine):
         with engine_or_connection.connect() as connection:
-            result = connection.execute(query)
-            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
-    result = engine_or_connection.execute(query)
-    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+            return _frame(connection.execute(query))
+    return _frame(engine_or_connection.execute(query))
+
+
+def fetch_frame(connection: Connection, query: Any) -> pd.DataFrame:
+    """A large SELECT through the driver's own cursor (SQLAlchemy's row processing costs seconds
+    on the hundreds of thousands of answer rows of a wave). Bound values are rendered by the
+    dialect as literals, so this works on SQLite and PostgreSQL alike."""
+    sql = str(query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        cursor.execute(sql)
+        names = [d[0] for d in cursor.description]
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    if not rows:
+        return pd.DataFrame(columns=names)
+    return pd.DataFrame.from_records(rows, columns=names)
+
+
+def _frame(result: Any) -> pd.DataFrame:
+    """A result as a DataFrame, built column by column (much faster than from Row objects)."""
+    names = list(result.keys())
+    rows = result.fetchall()
+    if not rows:
+        return pd.DataFrame(columns=names)
+    columns = list(zip(*rows))
+    return pd.DataFrame({name: list(values) for name, values in zip(names, columns)})
 
 
 def to_json(value: Any) -> str:
@@ -87,8 +112,7 @@ def wave_responses(engine: Engine, survey: str, wave: str, statuses: tuple[str, 
         if statuses:
             people = people[people["status"].isin(statuses)]
         query = select(s.answers).where(and_(s.answers.c.survey == survey, s.answers.c.wave == wave))
-        result = connection.execute(query)
-        long = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        long = fetch_frame(connection, query)
         receipts = read_table(connection, s.file_receipts, survey=survey, wave=wave)
     if people.empty:
         return people
