@@ -15,7 +15,7 @@ from socialquality import stages
                    "difference-in-differences with an event-study pre-trend check, staggered adoption "
                    "(Callaway & Sant'Anna), and a plain-Dutch verdict; plus the accountability chain.")
 def intervention_effects(context: AssetExecutionContext, monitor: MonitorResource) -> MaterializeResult:
-    report = stages.estimate_effects(monitor.get(), context.run_id)
+    report = stages.estimate_effects(monitor.get(), context.run.run_id)
     for line in report.pop("log", []):
         context.log.info(line)
     return MaterializeResult(metadata=report)

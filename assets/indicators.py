@@ -19,7 +19,7 @@ from socialquality import stages
        description="Weights of a wave's clean respondents, raked per district to the CBS population by sex and "
                    "age group (separate margins), trimmed, with design effects per district.")
 def wave_weights(context: AssetExecutionContext, monitor: MonitorResource):
-    report = stages.weight_wave_stage(monitor.get(), context.partition_key, context.run_id)
+    report = stages.weight_wave_stage(monitor.get(), context.partition_key, context.run.run_id)
     yield MaterializeResult(metadata=report.metadata)
     for check in report.checks:
         yield AssetCheckResult(check_name=check.name, passed=check.passed, severity=AssetCheckSeverity.WARN,
@@ -30,11 +30,11 @@ def wave_weights(context: AssetExecutionContext, monitor: MonitorResource):
        description="Per district and for the city: every catalogue indicator with SE, 95% interval, n, effective "
                    "n and suppression below the minimum number of respondents; with its lineage.")
 def wave_indicators(context: AssetExecutionContext, monitor: MonitorResource) -> MaterializeResult:
-    return MaterializeResult(metadata=stages.estimate_wave(monitor.get(), context.partition_key, context.run_id))
+    return MaterializeResult(metadata=stages.estimate_wave(monitor.get(), context.partition_key, context.run.run_id))
 
 
 @asset(group_name="indicators", deps=[wave_indicators, population_figures], kinds={"python", "sql"},
        description="Changes since the previous and the base wave (improved / worsened / no significant change, "
                    "false discovery rate controlled), and the composite index per condition with its decomposition.")
 def indicator_trends(context: AssetExecutionContext, monitor: MonitorResource) -> MaterializeResult:
-    return MaterializeResult(metadata=stages.compute_trends(monitor.get(), context.run_id))
+    return MaterializeResult(metadata=stages.compute_trends(monitor.get(), context.run.run_id))

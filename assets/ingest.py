@@ -26,7 +26,7 @@ def intervention_register(context: AssetExecutionContext, monitor: MonitorResour
        description="One wave of the resident survey: the latest file in the landing folder, read, mapped to the "
                    "codebook, pseudonymised and stored (every received row, with its file receipt).")
 def survey_wave(context: AssetExecutionContext, monitor: MonitorResource) -> MaterializeResult:
-    report = stages.ingest_wave(monitor.get(), context.partition_key, context.run_id)
+    report = stages.ingest_wave(monitor.get(), context.partition_key, context.run.run_id)
     for line in report.pop("log", []):
         context.log.info(line)
     return MaterializeResult(metadata=report)
@@ -35,7 +35,7 @@ def survey_wave(context: AssetExecutionContext, monitor: MonitorResource) -> Mat
 @asset(group_name="ingest", kinds={"python", "sql"}, deps=[intervention_register],
        description="Participant feedback files of the interventions (layer 3 of the accountability chain).")
 def participant_feedback(context: AssetExecutionContext, monitor: MonitorResource) -> MaterializeResult:
-    report = stages.ingest_feedback(monitor.get(), context.run_id)
+    report = stages.ingest_feedback(monitor.get(), context.run.run_id)
     for line in report.pop("log", []):
         context.log.info(line)
     return MaterializeResult(metadata=report)

@@ -37,7 +37,7 @@ CHECKS = {
                 "with rule, column and value; results, Data Docs and reconciliation are stored for auditors.",
 )
 def validated_wave(context: AssetExecutionContext, monitor: MonitorResource):
-    report = stages.validate_wave(monitor.get(), context.partition_key, context.run_id)
+    report = stages.validate_wave(monitor.get(), context.partition_key, context.run.run_id)
     yield MaterializeResult(metadata=report.metadata)
     for check in report.checks:
         severity = AssetCheckSeverity.ERROR if CHECKS[check.name][1] else AssetCheckSeverity.WARN

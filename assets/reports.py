@@ -13,10 +13,10 @@ from socialquality import stages
 @asset(group_name="reports", deps=[indicator_trends, intervention_effects], kinds={"html", "excel"},
        description="The trend report for policy teams: plain Dutch, trend lines, maps, intervals, Excel.")
 def trend_report(context: AssetExecutionContext, monitor: MonitorResource) -> MaterializeResult:
-    return MaterializeResult(metadata=stages.render_trend_report(monitor.get(), context.run_id))
+    return MaterializeResult(metadata=stages.render_trend_report(monitor.get(), context.run.run_id))
 
 
 @asset(group_name="reports", deps=[validated_wave], kinds={"html"},
        description="The audit index for auditors: runs, suites, results, reconciliation counts, quarantine.")
 def audit_index(context: AssetExecutionContext, monitor: MonitorResource) -> MaterializeResult:
-    return MaterializeResult(metadata=stages.render_audit_index(monitor.get(), context.run_id))
+    return MaterializeResult(metadata=stages.render_audit_index(monitor.get(), context.run.run_id))

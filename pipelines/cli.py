@@ -16,6 +16,7 @@ from pathlib import Path
 from socialquality.errors import SocialQualityError
 
 DEFAULT_CONFIG = "config/demo.yaml"
+BLOCKING_CHECKS = {"wave_usable", "rows_reconcile"}
 
 
 def _fail(message: str, code: int = 2) -> int:
@@ -83,40 +84,52 @@ def run_pipeline(config_path: str, waves: list[str] | None = None, quiet: bool =
         instance.add_dynamic_partitions(wave_partitions.name, new)
     quiet_logs = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
-    def execute(job_name: str, label: str, partition_key: str | None = None) -> bool:
+    def execute(job_name: str, label: str, partition_key: str | None = None) -> str:
+        """Run one job; returns 'ok', 'blocked' (a blocking data-quality check stopped it) or 'failed'."""
         job = defs.resolve_job_def(job_name)
         result = job.execute_in_process(instance=instance, partition_key=partition_key, raise_on_error=False,
                                         run_config=quiet_logs)
-        checks_failed = []
+        checks_failed, blocking = [], []
         for event in result.all_events:
             if event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
                 evaluation = event.event_specific_data
                 if not evaluation.passed:
                     checks_failed.append(f"{evaluation.check_name} ({evaluation.severity.value.lower()})")
+                    if evaluation.check_name in BLOCKING_CHECKS:
+                        description = evaluation.description or ""
+                        blocking.append(f"{evaluation.check_name}: {description}")
         failures = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
         materialised = [e.asset_key.path[-1] for e in result.all_events
                         if e.event_type == DagsterEventType.ASSET_MATERIALIZATION]
-        status = "ok" if result.success else "FAILED"
-        say(f"{label}: {status}; materialised {', '.join(materialised) or 'nothing'}"
+        status = "ok" if result.success else ("blocked" if blocking and not failures else "failed")
+        say(f"{label}: {status.upper() if status != 'ok' else status}; materialised {', '.join(materialised) or 'nothing'}"
             + (f"; checks not passed: {', '.join(checks_failed)}" if checks_failed else "")
             + f" (run {result.run_id[:8]})")
+        for line in blocking:
+            say(f"  blocked by {line}; its indicators are not computed (see the audit page)")
         for failure in failures:
             say(f"  {failure.step_key}: {_error_of(failure)}")
-        return result.success
+        return status
 
-    ok = execute("reference_job", "reference data (CBS figures, intervention register)")
-    if not ok:
+    if execute("reference_job", "reference data (CBS figures, intervention register)") != "ok":
         return 1
-    failed_waves = []
+    failed_waves, blocked_waves = [], []
     for wave in landed:
-        if not execute("wave_job", f"wave {wave}", partition_key=wave):
+        status = execute("wave_job", f"wave {wave}", partition_key=wave)
+        if status == "failed":
             failed_waves.append(wave)
-    ok = execute("city_job", "trends, effects and reports")
+        elif status == "blocked":
+            blocked_waves.append(wave)
+    ok = execute("city_job", "trends, effects and reports") == "ok"
     reports = monitor.settings.path("reports")
-    say(f"warehouse: {monitor.settings.warehouse_url}")
+    from socialquality.config import redact_url
+
+    say(f"warehouse: {redact_url(monitor.settings.warehouse_url)}")
     say(f"trend report: {reports / 'index.html'}")
     say(f"Excel: {reports / 'rapport.xlsx'}")
     say(f"audit page: {monitor.settings.path('audit') / 'index.html'}")
+    if blocked_waves:
+        say(f"waves blocked by data-quality rules (not published): {', '.join(blocked_waves)}")
     if failed_waves:
         say(f"waves that did not complete (earlier results kept): {', '.join(failed_waves)}")
     return 0 if ok and not failed_waves else 1

@@ -2,7 +2,6 @@
 
 from dagster import AssetSelection, define_asset_job
 
-from pipelines.partitions import wave_partitions
 
 reference_job = define_asset_job(
     "reference_job", selection=AssetSelection.assets("population_figures", "intervention_register"),
@@ -11,7 +10,6 @@ reference_job = define_asset_job(
 wave_job = define_asset_job(
     "wave_job",
     selection=AssetSelection.assets("survey_wave", "validated_wave", "wave_weights", "wave_indicators"),
-    partitions_def=wave_partitions,
     description="One survey wave: ingest, validate, weight, estimate.")
 
 city_job = define_asset_job(

@@ -74,7 +74,10 @@ def render_audit_page(engine, out_dir: Path, title: str) -> Path:
     quarantine = read_table(engine, s.quarantine)
     receipts = read_table(engine, s.file_receipts).sort_values("id")
     status = read_table(engine, s.wave_status)
-    esc = html.escape
+    def esc(value) -> str:
+        """Escape for HTML; missing values (None, NaN) become empty."""
+        return "" if value is None or (isinstance(value, float) and value != value) else html.escape(str(value))
+
     parts = [f"<!doctype html><html lang='nl'><head><meta charset='utf-8'><title>{esc(title)}</title>",
              "<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:80em}table{border-collapse:collapse;"
              "margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}"
