@@ -211,6 +211,7 @@ def validate_wave(m: Monitor, wave: str, run_id: str) -> StageReport:
     receipt = receipts[receipts["status"] == "loaded"].iloc[0]
     responses["wave"] = wave
     frame = responses[[c for c in responses.columns if c not in ("survey", "status", "receipt_id")]]
+    regenerated = _ensure_generated_suite(m)
     outcome = run_quality(frame, codebook, known_districts=known_districts(m),
                           expectations_dir=m.settings.path("expectations"),
                           population_shares=_city_population_shares(m), run_label=f"{wave} {run_id[:8]}")
@@ -261,7 +262,8 @@ def validate_wave(m: Monitor, wave: str, run_id: str) -> StageReport:
                if not outcome.quarantine.empty else {})
     metadata = {"received": recon["received"], "clean": recon["clean"], "quarantined": recon["quarantined"],
                 "blocked": blocked, "blocked_reason": reason or "-", "data_docs": str(docs_path),
-                "rows_set_aside_by_rule": dumps(by_rule), "file": receipt["file_name"]}
+                "rows_set_aside_by_rule": dumps(by_rule), "file": receipt["file_name"],
+                "suite_regenerated": regenerated}
     row_checks = [c for c in outcome.checks if c.kind == "row"]
     failed_rows = [c for c in row_checks if not c.success]
     district_checks = [c for c in outcome.checks if c.rule_id == "min_respondents_per_district"]
@@ -285,6 +287,20 @@ def validate_wave(m: Monitor, wave: str, run_id: str) -> StageReport:
                      {c.rule_id + ":" + str(c.column): str(c.observed_value) for c in composition}),
     ]
     return StageReport(metadata=metadata, checks=checks_out)
+
+
+def _ensure_generated_suite(m: Monitor) -> bool:
+    """The generated suite is derived from the codebook: when the codebook changed, regenerate it
+    (hand-written rules live apart in expectations/custom and are never touched)."""
+    from socialquality.errors import ConfigError
+    from socialquality.quality import load_generated_suite, write_generated_suite
+
+    try:
+        load_generated_suite(m.codebook, m.settings.path("expectations"))
+        return False
+    except ConfigError:
+        write_generated_suite(m.codebook, m.settings.path("expectations"))
+        return True
 
 
 def _city_population_shares(m: Monitor) -> pd.DataFrame:
