@@ -20,6 +20,7 @@ SELECT r.wave, r.respondent_pid, r.source_row, f.file_name, f.checksum, r.distri
 FROM respondents r
 JOIN file_receipts f ON f.id = r.receipt_id
 LEFT JOIN quarantine q ON q.survey = r.survey AND q.wave = r.wave AND q.source_row = r.source_row
+                       AND q.source_file = f.file_name
 LEFT JOIN wave_status w ON w.survey = r.survey AND w.wave = r.wave
 WHERE r.survey = :survey AND r.wave = :wave AND r.respondent_pid = :pid
 ORDER BY r.source_row, q.rule_id
@@ -33,14 +34,16 @@ def explain_rows(rows: pd.DataFrame, delivered_id: str, wave: str) -> str:
     lines = []
     for (source_row, file_name, status), group in rows.groupby(["source_row", "file_name", "status"], sort=True):
         head = f"Wave {wave}, {file_name} row {source_row} (district {group['district_code'].iloc[0]}): "
-        if status == "clean":
-            wave_status = group["wave_status"].iloc[0]
-            if wave_status == "blocked":
-                lines.append(head + f"clean, but the whole wave is blocked: {group['wave_reason'].iloc[0]}")
-            else:
-                lines.append(head + "clean: included in the figures (weighted).")
+        wave_status = group["wave_status"].iloc[0]
+        if status in ("clean", "released") and wave_status == "blocked":
+            lines.append(head + f"{status}, but the whole wave is blocked (NOT in the figures): "
+                                f"{group['wave_reason'].iloc[0]}")
+        elif status == "clean":
+            lines.append(head + "clean: included in the figures (weighted).")
         elif status == "released":
             lines.append(head + "set aside, then released after review: included.")
+        elif status == "received":
+            lines.append(head + "received but not yet validated: not in the figures until the wave is validated.")
         else:
             rules = group.dropna(subset=["rule_id"])
             reasons = "; ".join(f"{r.rule_id} on {r.column_name or '-'} (value {r.value}): {r.message}"

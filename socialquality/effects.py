@@ -642,6 +642,12 @@ def _wald(theta: np.ndarray, V: np.ndarray) -> tuple[float, int]:
     return float(np.sum(proj**2 / w[pos])), int(pos.sum())
 
 
+#: Below this many treated units in a group, its pre-trend covariance is not trusted.
+FEW_TREATED = 5
+#: Below this many treated districts a verdict says it rests on few districts (few-cluster inference).
+FEW_TREATED_NOTE = 10
+
+
 def pretrend_test(
     result: "AttGtResult | DidResult", cov: Literal["analytic", "bootstrap"] = "analytic"
 ) -> PretrendResult:
@@ -661,6 +667,15 @@ def pretrend_test(
     idx = np.where(pre)[0]
     if len(idx) == 0:
         return PretrendResult(False, reason="no pre-treatment ATT(g,t) to test")
+    # The covariance of a group's pre-period effects is estimated from its treated units; with fewer
+    # units than effects to test it is (near) singular and the Wald statistic explodes.
+    for group in np.unique(tab["group"].to_numpy()[idx]):
+        in_group = idx[tab["group"].to_numpy()[idx] == group]
+        n_treated = int(tab["n_treated"].to_numpy()[in_group][0])
+        if n_treated < max(FEW_TREATED, len(in_group) + 2):
+            return PretrendResult(False, reason=(
+                f"too few treated units in group {group:g} ({n_treated}) to test its {len(in_group)} "
+                "pre-treatment effects reliably"))
     theta = tab["att"].to_numpy(dtype=float)[idx]
     psi = result.influence[:, idx]
     n = psi.shape[0]
@@ -1381,8 +1396,11 @@ def verdict_nl(
     *,
     unit: str = "procentpunt",
     decimals: int = 1,
+    event: str = "de start van het programma",
 ) -> str:
     """A plain-Dutch sentence on the effect, with Dutch decimal commas.
+
+    ``event`` names what happened, e.g. "de sluiting van het buurthuis" for a closure.
 
     ``unit`` is the unit of the indicator's scale ("procentpunt" for shares,
     e.g. "punt" for a score).  ``higher_is_better`` only matters for
@@ -1394,17 +1412,17 @@ def verdict_nl(
     pct = f"{100 * (1 - h.alpha):g}".replace(".", ",") + "%-interval"
     waar = {
         "its": "In de wijk",
-        "did": "In de wijk" if h.n_treated == 1 else "In de wijken met het programma",
-        "staggered": "In de wijken met het programma",
+        "did": "In de wijk" if h.n_treated == 1 else "In de betrokken wijken",
+        "staggered": "In de betrokken wijken",
     }[h.design]
     vergeleken = {
         "its": " ten opzichte van de trend van vóór de start",
         "did": " vergeleken met de vergelijkingswijken",
-        "staggered": " vergeleken met wijken zonder programma",
+        "staggered": " vergeleken met de overige wijken",
     }[h.design]
     if h.lower <= 0 <= h.upper:
         text = (
-            f"We kunnen niet zeggen of {indicator_label} na de start van het programma veranderde: "
+            f"We kunnen niet zeggen of {indicator_label} na {event} veranderde: "
             f"het {pct} ({_nl_num(h.lower, decimals)} tot {_nl_num(h.upper, decimals)}) omvat nul."
         )
     else:
@@ -1413,10 +1431,13 @@ def verdict_nl(
         else:
             richting, lo, hi = "af", -h.upper, -h.lower
         text = (
-            f"{waar} nam {indicator_label} na de start van het programma {richting} met "
+            f"{waar} nam {indicator_label} na {event} {richting} met "
             f"{_nl_num(abs(h.effect), decimals)} {unit}{vergeleken} ({pct}: {_nl_num(lo, decimals)} tot "
             f"{_nl_num(hi, decimals)}). Dit is waarschijnlijk geen toeval."
         )
     if h.pretrend_warning:
         text += " Let op: de wijken liepen vóór de start al uiteen; het effect is onzeker."
+    if h.design in ("did", "staggered") and 1 < h.n_treated < FEW_TREATED_NOTE:
+        text += (f" Het oordeel rust op {h.n_treated} wijken; met zo weinig wijken is de onzekerheid zelf "
+                 "onzeker.")
     return text

@@ -43,10 +43,11 @@ def wave_files(landing_dir: Path, wave: str) -> list[LandedFile]:
 
 
 def landing_fingerprints(landing_dir: Path, waves: list[str]) -> dict[str, list[str]]:
-    """{wave: sorted checksums} for every wave folder with files (what the sensor compares)."""
+    """{wave: sorted distinct checksums} for every wave folder with files (what the sensor
+    compares). Distinct: a copy of a file already there (same content, other name) changes nothing."""
     result = {}
     for wave in waves:
         files = wave_files(landing_dir, wave)
         if files:
-            result[wave] = sorted(f.checksum for f in files)
+            result[wave] = sorted({f.checksum for f in files})
     return result

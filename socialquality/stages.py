@@ -241,13 +241,21 @@ def validate_wave(m: Monitor, wave: str, run_id: str) -> StageReport:
         quarantine = outcome.quarantine.rename(columns={"column": "column_name"}).copy()
         quarantine["survey"] = codebook.survey
         quarantine["validation_run_id"] = validation_id
+        # A release carries over to the same record only: same file, row, respondent, rule and
+        # column (one record each, so the join cannot multiply records; a corrected file's other
+        # respondent at the same row number does not inherit it).
+        release_keys = ["source_file", "source_row", "respondent_pid", "rule_id", "column_name"]
         if not released.empty:
-            keep = released.set_index(["source_file", "source_row", "rule_id"])[
+            keep = released.drop_duplicates(release_keys).set_index(release_keys)[
                 ["released_by", "released_at", "release_reason"]]
-            quarantine = quarantine.join(keep, on=["source_file", "source_row", "rule_id"])
+            quarantine = quarantine.join(keep, on=release_keys)
         replace_rows(connection, s.quarantine, quarantine, survey=codebook.survey, wave=wave)
         quarantined_rows = set(outcome.quarantine.loc[outcome.quarantine["severity"] == "blocking_row", "source_row"])
-        released_rows = set(released["source_row"]) if not released.empty else set()
+        # released: every blocking record of the row carries a release (a new rule's finding does not)
+        blocking_records = quarantine[quarantine["severity"] == "blocking_row"]
+        released_rows = (set(blocking_records.groupby("source_row")["released_by"].agg(lambda v: v.notna().all())
+                             .loc[lambda all_released: all_released].index)
+                         if "released_by" in blocking_records and not blocking_records.empty else set())
         statuses = responses[["respondent_pid", "source_row"]].copy()
         statuses["status"] = np.where(statuses["source_row"].isin(quarantined_rows),
                                       np.where(statuses["source_row"].isin(released_rows), "released", "quarantined"),
@@ -537,6 +545,8 @@ def estimate_effects(m: Monitor, run_id: str) -> dict[str, Any]:
             indicator = m.catalogue.indicator(indicator_id)
             scale = 100.0 if indicator.unit == "percent" else 1.0
             unit = "procentpunt" if indicator.unit == "percent" else "punt"
+            event = (f"de sluiting ({intervention.name.lower()})" if intervention.kind == "closure"
+                     else f"de start van {intervention.name.lower()}")
             panel = indicators[indicators["indicator_id"] == indicator_id].copy()
             panel["time"] = panel["wave"].map(times)
             panel["estimate"] *= scale
@@ -553,7 +563,8 @@ def estimate_effects(m: Monitor, run_id: str) -> dict[str, Any]:
                     "estimable": estimable, "reason": getattr(result, "reason", None),
                     "pretrend_p": pretrend_p, "pretrend_warning": bool(pretrend_p is not None and pretrend_p < 0.05),
                     "verdict_code": fx.verdict_code(result, indicator.higher_is_better),
-                    "verdict_nl": fx.verdict_nl(result, indicator.label.lower(), indicator.higher_is_better, unit=unit),
+                    "verdict_nl": fx.verdict_nl(result, indicator.label.lower(), indicator.higher_is_better, unit=unit,
+                                                event=event),
                     "details": dumps(details or {}),
                 })
 

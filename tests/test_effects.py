@@ -485,7 +485,7 @@ def test_did_pretrend_detected_and_warned():
     assert r.pretrend.rejects(0.05)
     assert pretrend_test(r) is r.pretrend
     text = verdict_nl(r, "het aandeel eenzame ouderen", higher_is_better=False)
-    assert text.endswith("Let op: de wijken liepen vóór de start al uiteen; het effect is onzeker.")
+    assert text.count("Let op: de wijken liepen vóór de start al uiteen; het effect is onzeker.") == 1
     ok = did_event_study(_did_panel(seed=2, noise=0.5), ["w0", "w1", "w2"], 2020)
     assert not ok.pretrend.rejects(0.01)
 
@@ -551,7 +551,7 @@ def test_verdict_texts_and_codes():
     rd = did_event_study(dd, ["w0", "w1", "w2"], 2020)
     assert verdict_code(rd) == "improved"
     assert verdict_nl(rd, "de sociale cohesie", unit="punt").startswith(
-        "In de wijken met het programma nam de sociale cohesie na de start van het programma toe met 3,"
+        "In de betrokken wijken nam de sociale cohesie na de start van het programma toe met 3,"
     )
 
 
@@ -588,3 +588,20 @@ def test_results_pickle_and_conf_int_roundtrip(cs):
         back = pickle.loads(pickle.dumps(obj))
         pd.testing.assert_frame_equal(back.conf_int(0.1), obj.conf_int(0.1))
         assert (obj.conf_int(0.1)["upper"] - obj.conf_int(0.1)["lower"] < obj.conf_int(0.05)["upper"] - obj.conf_int(0.05)["lower"]).all()
+
+
+def test_few_treated_units_are_said_and_pretrend_not_trusted():
+    """With 2-3 treated districts per start group the pre-trend covariance is singular: no test,
+    and the verdict says the judgement rests on few districts."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for unit in range(30):
+        start = {0: 2020, 1: 2020, 2: 2021, 3: 2021, 4: 2022}.get(unit, 0)
+        for year in range(2016, 2024):
+            effect = 5.0 if start and year >= start else 0.0
+            rows.append({"unit": unit, "time": year, "y": rng.normal(0, 1) + effect, "g": start})
+    result = att_gt(pd.DataFrame(rows), "y", "time", "unit", "g", bootstrap_reps=99, seed=1)
+    test = pretrend_test(result)
+    assert not test.estimable and "too few treated units" in test.reason
+    text = verdict_nl(result, "de score", unit="punt", event="de sluiting")
+    assert "na de sluiting" in text and "rust op 5 wijken" in text
