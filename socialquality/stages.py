@@ -109,7 +109,8 @@ def load_interventions(m: Monitor) -> dict[str, Any]:
         replace_rows(connection, s.intervention_activity, activity)
         replace_rows(connection, s.intervention_sites, sites)
         replace_rows(connection, s.interventions, interventions)
-    return {"interventions": len(interventions), "sites": len(sites), "closures": int((interventions["kind"] == "closure").sum())}
+    closures = sum(1 for i in register if i.kind == "closure")
+    return {"interventions": len(register), "sites": len(sites), "closures": closures}
 
 
 # --- Ingest --------------------------------------------------------------------------------------
