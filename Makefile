@@ -23,10 +23,10 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 ui: $(STAMP)
-	DAGSTER_HOME=$$($(BIN)/socialquality dagster-home --config $(CONFIG)) $(BIN)/dagster dev -w workspace.yaml
+	SOCIALQUALITY_CONFIG=$(CONFIG) DAGSTER_HOME=$$($(BIN)/socialquality dagster-home --config $(CONFIG)) $(BIN)/dagster dev -w workspace.yaml
 
 validate: $(STAMP)
-	DAGSTER_HOME=$$($(BIN)/socialquality dagster-home --config $(CONFIG)) $(BIN)/dagster definitions validate -w workspace.yaml
+	SOCIALQUALITY_CONFIG=$(CONFIG) DAGSTER_HOME=$$($(BIN)/socialquality dagster-home --config $(CONFIG)) $(BIN)/dagster definitions validate -w workspace.yaml
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py

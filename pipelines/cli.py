@@ -54,6 +54,9 @@ def run_pipeline(config_path: str, waves: list[str] | None = None, quiet: bool =
     monitor = Monitor.from_config(config_path)
     monitor.engine  # checks the database and upgrades the schema before Dagster starts
     monitor.catalogue, monitor.register  # validates the declarative files with clear messages
+    from socialquality.privacy import pseudonymisation_key
+
+    pseudonymisation_key(demo=monitor.settings.demo)  # a production run without a key stops here
     prepare_dagster_home(monitor.settings.path("dagster_home"))
 
     from dagster import DagsterInstance, DagsterEventType
@@ -61,8 +64,10 @@ def run_pipeline(config_path: str, waves: list[str] | None = None, quiet: bool =
     from pipelines.definitions import build_definitions
     from pipelines.partitions import wave_partitions
 
-    def say(text: str) -> None:
-        if not quiet:
+    def say(text: str, *, important: bool = False) -> None:
+        if important and quiet:
+            print(f"socialquality: {text}", file=sys.stderr, flush=True)
+        elif not quiet:
             elapsed = time.monotonic() - started
             print(f"[{elapsed:6.1f}s] {text}", flush=True)
 
@@ -106,9 +111,9 @@ def run_pipeline(config_path: str, waves: list[str] | None = None, quiet: bool =
             + (f"; checks not passed: {', '.join(checks_failed)}" if checks_failed else "")
             + f" (run {result.run_id[:8]})")
         for line in blocking:
-            say(f"  blocked by {line}; its indicators are not computed (see the audit page)")
+            say(f"{label}: blocked by {line}; its indicators are not computed (see the audit page)", important=True)
         for failure in failures:
-            say(f"  {failure.step_key}: {_error_of(failure)}")
+            say(f"{label}: {failure.step_key} failed: {_error_of(failure)}", important=True)
         return status
 
     if execute("reference_job", "reference data (CBS figures, intervention register)") != "ok":

@@ -14,6 +14,6 @@ wave_job = define_asset_job(
 
 city_job = define_asset_job(
     "city_job",
-    selection=AssetSelection.assets("participant_feedback", "indicator_trends", "intervention_effects",
+    selection=AssetSelection.assets("intervention_register", "participant_feedback", "indicator_trends", "intervention_effects",
                                     "trend_report", "audit_index"),
     description="City-wide stages over all usable waves: trends, index, effects, reports.")

@@ -28,7 +28,8 @@ def landing_sensor(context: SensorEvaluationContext, monitor: MonitorResource):
     m = monitor.get()
     seen: dict[str, list[str]] = json.loads(context.cursor) if context.cursor else {}
     current = landing_fingerprints(m.landing_dir(), m.codebook.wave_ids)
-    changed = [wave for wave, checksums in current.items() if sorted(checksums) != sorted(seen.get(wave, []))]
+    # a wave changes when a file with new content lands; a copy of a file already there does not
+    changed = [wave for wave, checksums in current.items() if set(checksums) != set(seen.get(wave, []))]
     if not changed:
         return SkipReason("no new or changed survey files")
     known = set(context.instance.get_dynamic_partitions(wave_partitions.name))

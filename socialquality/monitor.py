@@ -32,8 +32,11 @@ class Monitor:
     def engine(self) -> Engine:
         from socialquality.warehouse import make_engine, upgrade
 
-        engine = make_engine(self.settings.warehouse_url)  # creates a SQLite file's folder
-        check_database(self.settings.warehouse_url)
+        url = self.settings.warehouse_url
+        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+            Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        check_database(url)  # one-line ConfigError for a bad URL, a missing driver or no server
+        engine = make_engine(url)
         upgrade(engine)
         return engine
 

@@ -308,7 +308,11 @@ def _ensure_generated_suite(m: Monitor) -> bool:
         load_generated_suite(m.codebook, m.settings.path("expectations"))
         return False
     except ConfigError:
-        write_generated_suite(m.codebook, m.settings.path("expectations"))
+        try:
+            write_generated_suite(m.codebook, m.settings.path("expectations"))
+        except OSError as error:
+            raise ConfigError(f"the expectation suite of {m.codebook.survey} is out of date and cannot be "
+                              f"regenerated in {m.settings.path('expectations')}: {error.strerror}") from None
         return True
 
 
@@ -433,6 +437,8 @@ def compute_trends(m: Monitor, run_id: str) -> dict[str, Any]:
     waves = [w for w in m.codebook.wave_ids if w in waves]
     indicators = read_table(m.engine, s.district_indicators, survey=m.codebook.survey)
     indicators = indicators[indicators["wave"].isin(waves)]
+    if not waves:
+        return {"waves": "-", "changes": 0, "index_rows": 0, "note": "no usable wave yet"}
     changes = compare_waves(indicators, m.catalogue, m.codebook, waves)
     index, decomposition = composite_index(indicators, m.catalogue, m.settings.municipality, waves)
     with m.engine.begin() as connection:
