@@ -174,8 +174,13 @@ def weight_wave(respondents: pd.DataFrame, margins: pd.DataFrame, *, trim_bounds
             reasons.append(f"{int(row['trimmed'])} gewichten afgekapt")
         if not report.converged:
             reasons.append("weging niet geconvergeerd")
-        if notes.get(district):
+        district_notes = notes.get(district, [])
+        if any(note.startswith("leeftijdsgroepen samengevoegd") for note in district_notes):
             reasons.append("cellen samengevoegd")
+        if any(note.startswith("geslacht niet gewogen") for note in district_notes):
+            reasons.append("geslacht niet gewogen")
+        if any(note.startswith("afkapgrenzen verruimd") for note in district_notes):
+            reasons.append("afkapgrenzen verruimd")
         warnings.append("; ".join(reasons) or None)
     diagnostics["warning"] = warnings
     diagnostics = diagnostics.reset_index()

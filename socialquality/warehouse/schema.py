@@ -62,7 +62,7 @@ respondents = Table(
     Column("age", Float),
     Column("age_group", String(8)),
     Column("duration_min", Float),
-    Column("status", String(16), nullable=False),  # clean | quarantined | released
+    Column("status", String(16), nullable=False),  # received | clean | quarantined | released
 )
 Index("ix_respondents_wave_status", respondents.c.survey, respondents.c.wave, respondents.c.status)
 
