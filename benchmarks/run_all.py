@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -100,13 +101,16 @@ def run_one(name: str, timeout: float, verbose: bool) -> tuple[list[Row], float,
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     print(f"--- {script} ...", flush=True)
     start = time.perf_counter()
+    # own session, so that on a timeout the benchmark and the processes it started go together
+    process = subprocess.Popen([sys.executable, str(HERE / script)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        completed = subprocess.run([sys.executable, str(HERE / script)], cwd=ROOT, env=env, capture_output=True,
-                                   text=True, timeout=timeout, check=False)
-        out, err, code = completed.stdout, completed.stderr, completed.returncode
-    except subprocess.TimeoutExpired as exc:
-        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-        err = f"timed out after {timeout:.0f} s"
+        out, err = process.communicate(timeout=timeout)
+        code = process.returncode
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        out, err = process.communicate()
+        err = (err or "") + f"\ntimed out after {timeout:.0f} s"
         code = -1
     wall = time.perf_counter() - start
     rows = parse(out)

@@ -69,7 +69,7 @@ def estimate_indicators(design: SurveyDesign, catalogue: Catalogue, wave: str, m
     small = result["n"] < minimum
     result["suppressed"] = small
     result["suppression_reason"] = np.where(small, "minder dan " + str(minimum) + " respondenten", None)
-    # a shares' interval is clipped to [0, 1]; an SE of 0 (all answers equal) stays 0
+    # suppressed figures keep no number (intervals are Wald intervals, as R's confint: not clipped)
     for column in ("estimate", "se", "ci_low", "ci_high"):
         result.loc[small, column] = np.nan
     return result[INDICATOR_COLUMNS]
