@@ -17,6 +17,7 @@ from socialquality.errors import SocialQualityError
 
 DEFAULT_CONFIG = "config/demo.yaml"
 BLOCKING_CHECKS = {"wave_usable", "rows_reconcile"}
+DEMO_RESPONDENTS_PER_WAVE = 9000
 
 
 def _fail(message: str, code: int = 2) -> int:
@@ -155,7 +156,8 @@ def ensure_demo_city(config_path: str, quiet: bool = False) -> None:
     out_dir = landing.parent
     if not quiet:
         print(f"generating the demo city into {out_dir} ...", flush=True)
-    generate_demo_city(out_dir)
+    # 9,000 respondents a wave (a mid-sized city's survey): the whole demo stays within ~3 minutes
+    generate_demo_city(out_dir, respondents_per_wave=DEMO_RESPONDENTS_PER_WAVE)
 
 
 def main(argv: list[str] | None = None) -> int:
