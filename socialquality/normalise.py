@@ -64,21 +64,20 @@ def normalise_frame(raw: RawFile, codebook: Codebook, wave: str, key: bytes) -> 
     out["wave"] = wave
     out["district_code"] = delivered[codebook.district_column].astype("string").str.strip().str.upper()
 
-    if codebook.sex_column and codebook.sex_column in delivered:
-        codes = _numeric(delivered[codebook.sex_column], raw.path, codebook.sex_column, unparseable)
-        out["sex"] = codes.map({float(k): v for k, v in codebook.sex_codes.items()}).astype("string")
-    else:
-        out["sex"] = pd.Series(pd.NA, index=out.index, dtype="string")
+    def coded(column: str | None, codes: dict[int, str]) -> pd.Series:
+        """A coded background column as labels (NA when not delivered or not a known code)."""
+        if not column or column not in delivered:
+            return pd.Series(pd.NA, index=out.index, dtype="string")
+        numbers = _numeric(delivered[column], raw.path, column, unparseable)
+        return numbers.map({float(k): v for k, v in codes.items()}).astype("string")
+
+    out["sex"] = coded(codebook.sex_column, codebook.sex_codes)
     if codebook.age_column and codebook.age_column in delivered:
         out["age"] = _numeric(delivered[codebook.age_column], raw.path, codebook.age_column, unparseable)
         out["age_group"] = out["age"].map(age_group_of).astype("string")
     else:
         out["age"] = np.nan
-        if codebook.age_group_column and codebook.age_group_column in delivered:
-            codes = _numeric(delivered[codebook.age_group_column], raw.path, codebook.age_group_column, unparseable)
-            out["age_group"] = codes.map({float(k): v for k, v in codebook.age_group_codes.items()}).astype("string")
-        else:
-            out["age_group"] = pd.Series(pd.NA, index=out.index, dtype="string")
+        out["age_group"] = coded(codebook.age_group_column, codebook.age_group_codes)
     if codebook.duration_column and codebook.duration_column in delivered:
         duration = _numeric(delivered[codebook.duration_column], raw.path, codebook.duration_column, unparseable)
         out["duration_min"] = duration / 60.0 if codebook.duration_unit == "seconds" else duration
