@@ -552,8 +552,8 @@ def estimate_effects(m: Monitor, run_id: str) -> dict[str, Any]:
             indicator = m.catalogue.indicator(indicator_id)
             scale = 100.0 if indicator.unit == "percent" else 1.0
             unit = "procentpunt" if indicator.unit == "percent" else "punt"
-            event = (f"de sluiting ({intervention.name.lower()})" if intervention.kind == "closure"
-                     else f"de start van {intervention.name.lower()}")
+            name = intervention.name[:1].lower() + intervention.name[1:]  # keep proper nouns ("Landlust")
+            event = f"de {name}" if intervention.kind == "closure" else f"de start van {name}"
             panel = indicators[indicators["indicator_id"] == indicator_id].copy()
             panel["time"] = panel["wave"].map(times)
             panel["estimate"] *= scale
