@@ -9,7 +9,7 @@ from dagster import DefaultScheduleStatus, Definitions, FreshnessPolicy, Schedul
 from assets import effects, indicators, ingest, quality, reports
 from pipelines.jobs import city_job, reference_job, wave_job
 from pipelines.resources import MonitorResource, default_config_path
-from pipelines.sensors import city_after_wave, landing_sensor
+from pipelines.sensors import city_after_failed_wave, city_after_wave, landing_sensor
 
 all_assets = load_assets_from_modules([ingest, quality, indicators, effects, reports])
 
@@ -32,7 +32,7 @@ def build_definitions(config_path: str | None = None) -> Definitions:
         assets=all_assets,
         jobs=[reference_job, wave_job, city_job],
         schedules=[weekly_refresh],
-        sensors=[landing_sensor, city_after_wave],
+        sensors=[landing_sensor, city_after_wave, city_after_failed_wave],
         resources={"monitor": MonitorResource(config_path=config_path or default_config_path())},
     )
 

@@ -48,3 +48,11 @@ def landing_sensor(context: SensorEvaluationContext, monitor: MonitorResource):
                    description="After a wave run succeeds, recompute trends, effects and the reports.")
 def city_after_wave(context):
     return RunRequest(run_key=f"city-after-{context.dagster_run.run_id}")
+
+
+@run_status_sensor(run_status=DagsterRunStatus.FAILURE, monitored_jobs=[wave_job], request_job=city_job,
+                   default_status=DefaultSensorStatus.STOPPED,
+                   description="After a wave run fails (e.g. a blocking data-quality check), recompute trends, "
+                               "effects and reports so that a wave that is no longer usable is not published.")
+def city_after_failed_wave(context):
+    return RunRequest(run_key=f"city-after-{context.dagster_run.run_id}")

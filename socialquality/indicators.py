@@ -75,6 +75,35 @@ def estimate_indicators(design: SurveyDesign, catalogue: Catalogue, wave: str, m
     return result[INDICATOR_COLUMNS]
 
 
+def indicator_covariances(design: SurveyDesign, catalogue: Catalogue, wave: str, municipality: str) -> pd.DataFrame:
+    """Sampling covariances between the index indicators of one condition, per district and city.
+
+    The indicators of a district come from the same respondents, so their errors are correlated;
+    the composite index needs these covariances for an honest interval.
+    """
+    pieces = []
+    by_condition: dict[str, list[Indicator]] = {}
+    for indicator in catalogue.indicators:
+        if indicator.in_index and design.data[f"ind__{indicator.id}"].notna().any():
+            by_condition.setdefault(indicator.condition, []).append(indicator)
+    for members in by_condition.values():
+        for position, first in enumerate(members):
+            for second in members[position + 1:]:
+                a, b = f"ind__{first.id}", f"ind__{second.id}"
+                by_district = design.mean_covariance(a, b, by="district_code")
+                city = design.mean_covariance(a, b)
+                city.insert(0, "district_code", municipality)
+                both = pd.concat([by_district, city], ignore_index=True)
+                both["indicator_a"], both["indicator_b"] = first.id, second.id
+                pieces.append(both)
+    columns = ["wave", "district_code", "indicator_a", "indicator_b", "cov"]
+    if not pieces:
+        return pd.DataFrame(columns=columns)
+    result = pd.concat(pieces, ignore_index=True)
+    result["wave"] = wave
+    return result[columns]
+
+
 def _bh_adjust(p_values: pd.Series) -> pd.Series:
     """Benjamini-Hochberg adjusted p-values (false discovery rate), NaN kept."""
     p = p_values.dropna()
@@ -156,16 +185,18 @@ def compare_waves(indicators: pd.DataFrame, catalogue: Catalogue, codebook: Code
 
 
 def composite_index(indicators: pd.DataFrame, catalogue: Catalogue, municipality: str,
-                    waves: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+                    waves: list[str], covariances: pd.DataFrame | None = None
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Index per condition, district and wave: 100 = the city in the base wave (Rotterdam style).
 
     Each indicator k is standardised as I_k = 100 + 10 * s_k * (x_k - c_k) / sd_k, with c_k the city
     value in the base wave, sd_k the spread between districts in the base wave and s_k = +1 when
     higher is better, -1 otherwise. The index is the weighted mean of the available I_k (at least
-    half of the condition's indicators must be available). Its SE follows by the delta method from
-    the indicators' SEs, assuming independent sampling errors between indicators (documented
-    approximation). The decomposition gives each indicator's contribution to the change since the
-    previous wave.
+    half of the condition's indicators must be available). Its SE follows by the delta method,
+    Var = sum_j sum_k c_j c_k Cov(x_j, x_k) with c_k = w_k / sum(w) * 10 s_k / sd_k, using the
+    sampling covariances between a district's indicators (`indicator_covariances`) when given;
+    without them the errors are taken as independent. The decomposition gives each indicator's
+    contribution to the change since the previous wave.
     """
     base = catalogue.base_wave if catalogue.base_wave in waves else waves[0]
     usable = indicators[~indicators["suppressed"].astype(bool) & indicators["wave"].isin(waves)]
@@ -185,6 +216,7 @@ def composite_index(indicators: pd.DataFrame, catalogue: Catalogue, municipality
         part["weight"] = indicator.index_weight
         part["scaled"] = 100 + 10 * sign * (part["estimate"] - float(city.iloc[0])) / spread
         part["scaled_se"] = 10 * part["se"] / spread
+        part["per_unit"] = 10 * sign / spread  # index points per unit of the indicator
         scaled_parts.append(part)
     if not scaled_parts:
         empty = pd.DataFrame(columns=["wave", "district_code", "condition", "index", "ci_low", "ci_high", "n_indicators"])
@@ -192,10 +224,26 @@ def composite_index(indicators: pd.DataFrame, catalogue: Catalogue, municipality
     scaled = pd.concat(scaled_parts, ignore_index=True)
     needed = {c: max(1, int(np.ceil(sum(1 for i in in_index if i.condition == c) / 2))) for c in catalogue.conditions}
 
+    cov_lookup: dict[tuple[str, str, str, str], float] = {}
+    if covariances is not None and not covariances.empty:
+        for row in covariances.itertuples(index=False):
+            cov_lookup[(row.wave, row.district_code, row.indicator_a, row.indicator_b)] = row.cov
+            cov_lookup[(row.wave, row.district_code, row.indicator_b, row.indicator_a)] = row.cov
+
     def combine(group: pd.DataFrame) -> pd.Series:
-        w = group["weight"] / group["weight"].sum()
+        w = (group["weight"] / group["weight"].sum()).to_numpy()
         value = float((w * group["scaled"]).sum())
-        se = float(np.sqrt(((w * group["scaled_se"]) ** 2).sum()))
+        scaled_se = group["scaled_se"].to_numpy()
+        variance = float(((w * scaled_se) ** 2).sum())
+        ids = group["indicator_id"].tolist()
+        wave, district = group.name[0], group.name[1]
+        for j in range(len(ids)):
+            for k in range(j + 1, len(ids)):
+                cov = cov_lookup.get((wave, district, ids[j], ids[k]))
+                if cov is not None and np.isfinite(cov):
+                    per_unit = group["per_unit"].to_numpy()
+                    variance += 2 * (w[j] * per_unit[j]) * (w[k] * per_unit[k]) * cov
+        se = float(np.sqrt(max(variance, 0.0)))
         return pd.Series({"index": value, "se": se, "n_indicators": len(group)})
 
     index = scaled.groupby(["wave", "district_code", "condition"]).apply(combine, include_groups=False).reset_index()

@@ -27,6 +27,7 @@ from socialquality.warehouse.store import (
     read_table,
     replace_rows,
     set_wave_status,
+    storable_pids,
     usable_waves,
     wave_responses,
 )
@@ -160,6 +161,9 @@ def ingest_wave(m: Monitor, wave: str, run_id: str) -> dict[str, Any]:
                             error=str(error))
         raise
     frame = result.frame
+    frame["respondent_pid"] = storable_pids(frame["respondent_pid"], frame["source_row"])
+    # free-form codes longer than the column are cut for storage; the row is set aside anyway
+    frame["district_code"] = frame["district_code"].str.slice(0, s.respondents.c.district_code.type.length)
     items = [i.id for i in codebook.items.values() if i.type != "text"]
     texts = [i.id for i in codebook.items.values() if i.type == "text"]
     with m.engine.begin() as connection:
@@ -175,6 +179,8 @@ def ingest_wave(m: Monitor, wave: str, run_id: str) -> dict[str, Any]:
                         "duration_min"]].assign(survey=codebook.survey, wave=wave, receipt_id=receipt_id,
                                                 status="received")
         replace_rows(connection, s.respondents, people, survey=codebook.survey, wave=wave)
+        # not usable until validated: a failure before validation must not leave old figures published
+        set_wave_status(connection, codebook.survey, wave, "received", "new file not yet validated", run_id)
         present = [i for i in items if i in frame.columns]
         long = frame[["respondent_pid", "source_row", *present]].melt(
             id_vars=["respondent_pid", "source_row"], var_name="item_id", value_name="value")
@@ -397,7 +403,7 @@ def weight_wave_stage(m: Monitor, wave: str, run_id: str) -> StageReport:
 
 
 def estimate_wave(m: Monitor, wave: str, run_id: str) -> dict[str, Any]:
-    from socialquality.indicators import add_indicator_variables, estimate_indicators
+    from socialquality.indicators import add_indicator_variables, estimate_indicators, indicator_covariances
     from socialquality.survey import SurveyDesign
 
     _require_usable(m, wave)
@@ -413,6 +419,7 @@ def estimate_wave(m: Monitor, wave: str, run_id: str) -> dict[str, Any]:
     margins = read_table(m.engine, s.population_margins)
     design = weight_wave(scored, margins, trim_bounds=m.settings.trim_bounds, min_cell=m.settings.min_cell).design
     indicators = estimate_indicators(design, catalogue, wave, m.settings.municipality)
+    covariances = indicator_covariances(design, catalogue, wave, m.settings.municipality)
     receipts = read_table(m.engine, s.file_receipts, survey=codebook.survey, wave=wave)
     loaded = receipts[receipts["status"] == "loaded"]
     last_validation = read_table(m.engine, s.validation_runs, survey=codebook.survey, wave=wave)
@@ -424,6 +431,8 @@ def estimate_wave(m: Monitor, wave: str, run_id: str) -> dict[str, Any]:
             codebook_checksum=codebook.checksum, catalogue_version=catalogue.version, suites=suites,
             code_version=code_version(), package_version=__version__)).inserted_primary_key[0]
         replace_rows(connection, s.district_indicators, indicators.assign(survey=codebook.survey, lineage_id=lineage_id),
+                     survey=codebook.survey, wave=wave)
+        replace_rows(connection, s.indicator_covariances, covariances.assign(survey=codebook.survey),
                      survey=codebook.survey, wave=wave)
     return {"rows": len(indicators), "indicators": int(indicators["indicator_id"].nunique()),
             "districts": int(indicators["district_code"].nunique()) - 1,
@@ -437,10 +446,14 @@ def compute_trends(m: Monitor, run_id: str) -> dict[str, Any]:
     waves = [w for w in m.codebook.wave_ids if w in waves]
     indicators = read_table(m.engine, s.district_indicators, survey=m.codebook.survey)
     indicators = indicators[indicators["wave"].isin(waves)]
-    if not waves:
+    if not waves:  # nothing publishable: empty the trend tables rather than keep stale figures
+        with m.engine.begin() as connection:
+            for table in (s.indicator_changes, s.composite_index, s.index_decomposition):
+                delete_where(connection, table)
         return {"waves": "-", "changes": 0, "index_rows": 0, "note": "no usable wave yet"}
     changes = compare_waves(indicators, m.catalogue, m.codebook, waves)
-    index, decomposition = composite_index(indicators, m.catalogue, m.settings.municipality, waves)
+    covariances = read_table(m.engine, s.indicator_covariances, survey=m.codebook.survey)
+    index, decomposition = composite_index(indicators, m.catalogue, m.settings.municipality, waves, covariances)
     with m.engine.begin() as connection:
         replace_rows(connection, s.indicator_changes, changes)
         replace_rows(connection, s.composite_index, index)

@@ -394,3 +394,25 @@ def test_raw_respondent_ids_are_nowhere_in_the_warehouse(monitor, frames):
     stored_pids = set(read_table(m.engine, s.respondents)["respondent_pid"])
     assert stored_pids and not stored_pids & delivered
     assert all(re.fullmatch(r"p_[0-9a-f]{20}", pid) for pid in stored_pids)
+
+
+def test_row_without_respondent_id_is_stored_then_set_aside(monitor, frames, codebook):
+    """One blank id must not fail the file: the row is kept on record and quarantined by
+    `respondent_id_present`; an over-long district code is stored (cut) and set aside too."""
+    m, landing = monitor
+    frame = frames["2023"].copy()
+    frame["resp_id"] = frame["resp_id"].astype(object)
+    frame.loc[4, "resp_id"] = None
+    frame.loc[6, "wijkcode"] = "Kerkstraat 12 achterom, Amsterdam"
+    write_wave_file(frame, landing / "2023" / "wijkmonitor_2023_levering.csv", "csv", codebook, "2023")
+    result = stages.ingest_wave(m, "2023", "run-blank-id")
+    assert result["status"] == "loaded" and result["rows"] == len(frame)
+    status = read_table(m.engine, s.wave_status, survey=SURVEY, wave="2023")
+    assert status["status"].iloc[0] == "received"  # not publishable before validation
+    stages.validate_wave(m, "2023", "run-blank-id")
+    quarantine = read_table(m.engine, s.quarantine, survey=SURVEY, wave="2023")
+    rules = quarantine.groupby("source_row")["rule_id"].apply(set)
+    assert "respondent_id_present" in rules[5]
+    assert "known_district" in rules[7]
+    runs = read_table(m.engine, s.validation_runs, survey=SURVEY, wave="2023")
+    assert int(runs["received"].iloc[-1]) == len(frame)

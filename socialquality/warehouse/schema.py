@@ -253,6 +253,19 @@ district_indicators = Table(
     Column("lineage_id", Integer, ForeignKey("lineage.id")),
 )
 
+# Sampling covariances between a district's indicators of one condition (same respondents), so
+# that the composite index gets an honest interval (migration 0002).
+indicator_covariances = Table(
+    "indicator_covariances",
+    metadata,
+    Column("survey", String(64), primary_key=True),
+    Column("wave", String(32), primary_key=True),
+    Column("district_code", String(16), primary_key=True),
+    Column("indicator_a", String(64), primary_key=True),
+    Column("indicator_b", String(64), primary_key=True),
+    Column("cov", Float),
+)
+
 indicator_changes = Table(
     "indicator_changes",
     metadata,

@@ -15,6 +15,14 @@ from sqlalchemy.engine import Engine
 from socialquality.warehouse import schema as s
 
 BATCH = 50_000
+# A delivered row without a respondent id is stored under this placeholder (the key cannot be
+# empty) and read back as missing, so the quality rule `respondent_id_present` sets it aside.
+MISSING_PID_PREFIX = "missing-id:row-"
+
+
+def storable_pids(pids: pd.Series, source_rows: pd.Series) -> pd.Series:
+    placeholders = MISSING_PID_PREFIX + source_rows.astype(str)
+    return pids.astype("string").where(pids.notna(), placeholders)
 
 
 def _clean(value: Any) -> Any:
@@ -150,12 +158,15 @@ def wave_responses(engine: Engine, survey: str, wave: str, statuses: tuple[str, 
         receipts = read_table(connection, s.file_receipts, survey=survey, wave=wave)
     if people.empty:
         return people
+    missing_id = people["respondent_pid"].str.startswith(MISSING_PID_PREFIX)
     # pivot, not pivot_table(dropna=False): that one fills in every respondent_pid x source_row pair
     wide = long.pivot(index=["respondent_pid", "source_row"], columns="item_id", values="value") \
         if not long.empty else pd.DataFrame()
     frame = people.merge(wide.reset_index(), on=["respondent_pid", "source_row"], how="left") if not wide.empty else people
     names = dict(zip(receipts["id"], receipts["file_name"]))
     frame["source_file"] = frame["receipt_id"].map(names)
+    if missing_id.any():
+        frame["respondent_pid"] = frame["respondent_pid"].mask(frame["respondent_pid"].str.startswith(MISSING_PID_PREFIX))
     for item in items or []:
         if item not in frame.columns:
             frame[item] = np.nan
