@@ -484,20 +484,23 @@ def ingest_feedback(m: Monitor, run_id: str) -> dict[str, Any]:
     districts = known_districts(m)
     intervention_ids = {code: label for code, label in codebook.items["interventie"].scale.codes.items()} \
         if "interventie" in codebook.items else {}
-    frames, log, set_aside, received = [], [], 0, 0
+    frames, log, set_aside, received, receipts = [], [], 0, 0, []
     for wave in codebook.wave_ids:
         files = [f for f in wave_files(base, wave) if f.path.suffix.lower() in SUPPORTED]
         if not files:
             continue
         latest = files[-1]
-        result = normalise_file(latest.path, codebook, wave, key)
+        fmt = SUPPORTED[latest.path.suffix.lower()]
+        try:
+            result = normalise_file(latest.path, codebook, wave, key)
+        except InputFileError as error:
+            with m.engine.begin() as connection:
+                _record_receipt(connection, codebook.survey, latest, fmt, run_id, status="rejected", error=str(error))
+            raise
         frame = result.frame
         received += len(frame)
-        with m.engine.begin() as connection:
-            receipt_id = _record_receipt(connection, codebook.survey, latest, SUPPORTED[latest.path.suffix.lower()],
-                                         run_id, status="loaded", rows=len(frame), error=None,
-                                         unknown_columns=dumps(result.unknown_columns),
-                                         dropped_columns=dumps(result.dropped_columns), label_mismatches="[]")
+        receipts.append((latest, fmt, len(frame), result))
+        receipt_id = len(receipts) - 1  # replaced by the stored receipt's id below
         unknown = ~frame["district_code"].isin(districts)
         if unknown.any():
             log.append(f"{latest.path.name}: {int(unknown.sum())} row(s) with an unknown district set aside "
@@ -514,7 +517,13 @@ def ingest_feedback(m: Monitor, run_id: str) -> dict[str, Any]:
         }))
         log.append(f"{latest.path.name}: {len(frame)} rows")
     feedback = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    with m.engine.begin() as connection:
+    with m.engine.begin() as connection:  # receipts and rows in one transaction
+        ids = [_record_receipt(connection, codebook.survey, landed, fmt, run_id, status="loaded", rows=rows,
+                               error=None, unknown_columns=dumps(result.unknown_columns),
+                               dropped_columns=dumps(result.dropped_columns), label_mismatches="[]")
+               for landed, fmt, rows, result in receipts]
+        if not feedback.empty:
+            feedback["receipt_id"] = feedback["receipt_id"].map(dict(enumerate(ids)))
         replace_rows(connection, s.participant_feedback, feedback)
     return {"rows_received": received, "rows_stored": len(feedback), "rows_set_aside": set_aside,
             "waves": len(frames), "log": log}
@@ -545,8 +554,8 @@ def first_treated_wave(m: Monitor, start: dt.date) -> str | None:
     for wave in m.codebook.waves:
         if wave.fieldwork_start and wave.fieldwork_start >= start:
             return wave.id
-        if wave.fieldwork_start is None and float(wave.id) >= start.year + 1:
-            return wave.id
+        if wave.fieldwork_start is None and wave.id.isdigit() and int(wave.id) >= start.year + 1:
+            return wave.id  # no fieldwork dates: a wave named by its year counts from 1 January
     return None
 
 
