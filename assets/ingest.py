@@ -1,7 +1,7 @@
 """Stage 1, ingest: population figures, the intervention register, survey waves, feedback."""
 
 
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, MaterializeResult, asset
 
 from pipelines.partitions import wave_partitions
 from pipelines.resources import MonitorResource
@@ -41,4 +41,4 @@ def participant_feedback(context: AssetExecutionContext, monitor: MonitorResourc
     return MaterializeResult(metadata=report)
 
 
-__all__ = ["population_figures", "intervention_register", "survey_wave", "participant_feedback", "MetadataValue"]
+__all__ = ["population_figures", "intervention_register", "survey_wave", "participant_feedback"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -22,7 +22,6 @@ from socialquality.config import Settings, check_database, load_settings
 @dataclass
 class Monitor:
     settings: Settings
-    _upgraded: bool = field(default=False, repr=False)
 
     @classmethod
     def from_config(cls, config_path: str | Path | None = None, *, check_inputs: bool = True) -> "Monitor":

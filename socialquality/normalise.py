@@ -38,7 +38,7 @@ class NormalisedFile:
     unparseable: dict[str, int] = field(default_factory=dict)  # column -> cells that were not numbers
 
 
-def _numeric(values: pd.Series, path: Path, column: str, unparseable: dict[str, int]) -> pd.Series:
+def _numeric(values: pd.Series, column: str, unparseable: dict[str, int]) -> pd.Series:
     if pd.api.types.is_numeric_dtype(values):
         return values.astype(float)
     text = values.astype("string").str.strip().str.replace(",", ".", regex=False)
@@ -68,18 +68,18 @@ def normalise_frame(raw: RawFile, codebook: Codebook, wave: str, key: bytes) -> 
         """A coded background column as labels (NA when not delivered or not a known code)."""
         if not column or column not in delivered:
             return pd.Series(pd.NA, index=out.index, dtype="string")
-        numbers = _numeric(delivered[column], raw.path, column, unparseable)
+        numbers = _numeric(delivered[column], column, unparseable)
         return numbers.map({float(k): v for k, v in codes.items()}).astype("string")
 
     out["sex"] = coded(codebook.sex_column, codebook.sex_codes)
     if codebook.age_column and codebook.age_column in delivered:
-        out["age"] = _numeric(delivered[codebook.age_column], raw.path, codebook.age_column, unparseable)
+        out["age"] = _numeric(delivered[codebook.age_column], codebook.age_column, unparseable)
         out["age_group"] = out["age"].map(age_group_of).astype("string")
     else:
         out["age"] = np.nan
         out["age_group"] = coded(codebook.age_group_column, codebook.age_group_codes)
     if codebook.duration_column and codebook.duration_column in delivered:
-        duration = _numeric(delivered[codebook.duration_column], raw.path, codebook.duration_column, unparseable)
+        duration = _numeric(delivered[codebook.duration_column], codebook.duration_column, unparseable)
         out["duration_min"] = duration / 60.0 if codebook.duration_unit == "seconds" else duration
     else:
         out["duration_min"] = np.nan
@@ -97,7 +97,7 @@ def normalise_frame(raw: RawFile, codebook: Codebook, wave: str, key: bytes) -> 
         if item.type == "text":
             items[item.id] = redact_text(delivered[item.id].astype("string"))
             continue
-        values = _numeric(delivered[item.id], raw.path, item.id, unparseable)
+        values = _numeric(delivered[item.id], item.id, unparseable)
         recode = item.recode.get(wave)
         if recode:  # an answer scale that ran the other way in this wave
             mapped = values.map({float(k): float(v) for k, v in recode.items()})

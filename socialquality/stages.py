@@ -342,7 +342,7 @@ def _require_usable(m: Monitor, wave: str) -> None:
                                  "its indicators are not computed")
 
 
-_SCORED_CACHE: dict[tuple[str, str, str], tuple[tuple, pd.DataFrame]] = {}
+_WEIGHTED_CACHE: dict[tuple[str, str, str], tuple[tuple, Any]] = {}
 
 
 def _wave_fingerprint(m: Monitor, wave: str) -> tuple:
@@ -360,31 +360,41 @@ def _wave_fingerprint(m: Monitor, wave: str) -> tuple:
 
 
 def _scored_wave(m: Monitor, wave: str) -> pd.DataFrame:
-    """The wave's usable rows with derived scales. Kept for the next stage of the same process
-    (weights and indicators read the same rows), keyed by a fingerprint of the wave's state."""
+    """The wave's usable rows with derived scales and indicator variables."""
+    from socialquality.indicators import add_indicator_variables
     from socialquality.scales import score_scales
 
     codebook = m.codebook
-    key = (m.settings.warehouse_url, codebook.survey, wave)
-    fingerprint = _wave_fingerprint(m, wave)
-    cached = _SCORED_CACHE.get(key)
-    if cached is not None and cached[0] == fingerprint:
-        return cached[1].copy()
     clean = wave_responses(m.engine, codebook.survey, wave, statuses=("clean", "released"),
                            items=[i.id for i in codebook.items.values() if i.type != "text"])
-    scored = score_scales(clean, codebook)
-    _SCORED_CACHE.clear()  # one wave at a time: memory stays bounded
-    _SCORED_CACHE[key] = (fingerprint, scored)
-    return scored.copy()
+    return add_indicator_variables(score_scales(clean, codebook), m.catalogue)
+
+
+def _weighted_wave(m: Monitor, wave: str):
+    """The wave raked to the district population (a WeightingResult), computed once per state.
+
+    wave_weights stores its weights and wave_indicators estimates from its design; the design
+    (not the stored weights) is what the SEs need, because they account for the raking. Within
+    one process the result is kept for the next stage, keyed by a fingerprint of the wave's state.
+    """
+    from socialquality.weighting import weight_wave
+
+    key = (m.settings.warehouse_url, m.codebook.survey, wave)
+    fingerprint = (_wave_fingerprint(m, wave), m.catalogue.path, m.settings.trim_bounds, m.settings.min_cell)
+    cached = _WEIGHTED_CACHE.get(key)
+    if cached is not None and cached[0] == fingerprint:
+        return cached[1]
+    margins = read_table(m.engine, s.population_margins)
+    result = weight_wave(_scored_wave(m, wave), margins, trim_bounds=m.settings.trim_bounds,
+                         min_cell=m.settings.min_cell)
+    _WEIGHTED_CACHE.clear()  # one wave at a time: memory stays bounded
+    _WEIGHTED_CACHE[key] = (fingerprint, result)
+    return result
 
 
 def weight_wave_stage(m: Monitor, wave: str, run_id: str) -> StageReport:
-    from socialquality.weighting import weight_wave
-
     _require_usable(m, wave)
-    scored = _scored_wave(m, wave)
-    margins = read_table(m.engine, s.population_margins)
-    result = weight_wave(scored, margins, trim_bounds=m.settings.trim_bounds, min_cell=m.settings.min_cell)
+    result = _weighted_wave(m, wave)
     diagnostics = result.diagnostics.assign(survey=m.codebook.survey, wave=wave)
     with m.engine.begin() as connection:
         replace_rows(connection, s.weights, result.weights.assign(survey=m.codebook.survey, wave=wave),
@@ -392,7 +402,7 @@ def weight_wave_stage(m: Monitor, wave: str, run_id: str) -> StageReport:
         replace_rows(connection, s.weighting_diagnostics, diagnostics, survey=m.codebook.survey, wave=wave)
     unstable = diagnostics[diagnostics["warning"].notna()]
     report = result.design.calibration
-    metadata = {"respondents": len(scored), "districts": len(diagnostics), "converged": bool(report.converged),
+    metadata = {"respondents": len(result.weights), "districts": len(diagnostics), "converged": bool(report.converged),
                 "iterations": int(report.iterations), "trimmed": int(report.n_trimmed),
                 "median_deff": float(diagnostics["deff"].median()), "unstable_districts": len(unstable)}
     check = CheckOutcome(
@@ -403,21 +413,13 @@ def weight_wave_stage(m: Monitor, wave: str, run_id: str) -> StageReport:
 
 
 def estimate_wave(m: Monitor, wave: str, run_id: str) -> dict[str, Any]:
-    from socialquality.indicators import add_indicator_variables, estimate_indicators, indicator_covariances
-    from socialquality.survey import SurveyDesign
+    from socialquality.indicators import estimate_indicators, indicator_covariances
 
     _require_usable(m, wave)
     codebook, catalogue = m.codebook, m.catalogue
-    from socialquality.weighting import weight_wave
-
     if read_table(m.engine, s.weighting_diagnostics, survey=codebook.survey, wave=wave).empty:
         raise SocialQualityError(f"wave {wave} has no weights; materialise wave_weights first")
-    scored = add_indicator_variables(_scored_wave(m, wave), catalogue)
-    # The design is raked here rather than read from the weights table: the SEs must account for
-    # the raking (calibration residuals), which needs the raking margins, not just the weights.
-    # Raking is deterministic, so these are the weights stored by wave_weights.
-    margins = read_table(m.engine, s.population_margins)
-    design = weight_wave(scored, margins, trim_bounds=m.settings.trim_bounds, min_cell=m.settings.min_cell).design
+    design = _weighted_wave(m, wave).design
     indicators = estimate_indicators(design, catalogue, wave, m.settings.municipality)
     covariances = indicator_covariances(design, catalogue, wave, m.settings.municipality)
     receipts = read_table(m.engine, s.file_receipts, survey=codebook.survey, wave=wave)

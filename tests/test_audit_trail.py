@@ -22,7 +22,6 @@ from sqlalchemy import text
 from socialquality import stages
 from socialquality.audit import WHY_QUERY, explain_respondent, render_audit_page
 from socialquality.demo.generator import generate_demo_city
-from socialquality.indicators import add_indicator_variables
 from socialquality.landing import sha256_of
 from socialquality.monitor import Monitor
 from socialquality.privacy import pseudonymisation_key, pseudonymise
@@ -211,7 +210,7 @@ def test_a_release_survives_revalidation_and_enters_the_next_estimate(city):
     stages.weight_wave_stage(m, WAVE, "run-weights-2")
     stages.estimate_wave(m, WAVE, "run-estimate-2")
     after = read_table(m.engine, s.district_indicators, survey=SURVEY, wave=WAVE)
-    scored = add_indicator_variables(stages._scored_wave(m, WAVE), m.catalogue)
+    scored = stages._scored_wave(m, WAVE)
     assert released_rows <= set(scored["source_row"])
     # n goes up by exactly the released rows that answer the indicator, in their district and the city
     new = scored[scored["source_row"].isin(released_rows)]

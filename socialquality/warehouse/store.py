@@ -3,7 +3,6 @@ transaction, so a failed run leaves the earlier results intact."""
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any, Iterable
 
@@ -138,10 +137,6 @@ def _frame(result: Any) -> pd.DataFrame:
         return pd.DataFrame(columns=names)
     columns = list(zip(*rows))
     return pd.DataFrame({name: list(values) for name, values in zip(names, columns)})
-
-
-def to_json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str, sort_keys=True)
 
 
 # --- Waves -------------------------------------------------------------------------------------
