@@ -90,6 +90,8 @@ class AnswerScale:
     codes: dict[int, str] = field(default_factory=dict)
     missing: dict[int, str] = field(default_factory=dict)
     value_range: tuple[float, float] | None = None
+    # a range written with whole numbers ([0, 10]) takes whole numbers only; [0.0, 24.0] takes fractions
+    whole: bool = True
 
     def is_valid(self, value: float) -> bool:
         if self.value_range is not None:
@@ -265,6 +267,7 @@ def load_codebook(path: str | Path) -> Codebook:
             codes=_int_keys(spec.get("codes"), path, where + "/codes"),
             missing=_int_keys(spec.get("missing"), path, where + "/missing"),
             value_range=value_range,  # type: ignore[arg-type]
+            whole="range" not in spec or all(isinstance(v, int) and not isinstance(v, bool) for v in spec["range"]),
         )
 
     waves = tuple(

@@ -36,6 +36,30 @@ class NormalisedFile:
     dropped_columns: list[str] = field(default_factory=list)
     label_mismatches: list[dict] = field(default_factory=list)
     unparseable: dict[str, int] = field(default_factory=dict)  # column -> cells that were not numbers
+    # cells/rows not taken at face value, each kept with its delivered value for the quality stage:
+    # source_row, rule_id (parseable_value | whole_number | allowed_codes | complete_row), column_name, value, message
+    findings: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FINDING_COLUMNS))
+
+
+FINDING_COLUMNS = ["source_row", "rule_id", "column_name", "value", "message"]
+FINDING_MESSAGES = {
+    "parseable_value": "geen getal in een numerieke kolom / not a number in a numeric column",
+    "whole_number": "geen geheel getal op een schaal van gehele getallen / not a whole number on a whole-number scale",
+    "allowed_codes": "onbekende code (niet in het codeboek) / code not in the codebook",
+    "complete_row": "rij met te weinig velden (afgebroken rij of voetregel) / row with too few fields (cut-off row or footer)",
+}
+
+
+def _raw_text(values: pd.Series) -> pd.Series:
+    """Delivered values as stripped text (NA when missing), for findings."""
+    text = values.astype("string").str.strip()
+    return text.mask(text == "")
+
+
+def _findings(rows: np.ndarray, mask: pd.Series, rule_id: str, column: str | None, values: pd.Series) -> pd.DataFrame:
+    hit = np.asarray(mask.fillna(False), dtype=bool)
+    return pd.DataFrame({"source_row": rows[hit], "rule_id": rule_id, "column_name": column,
+                         "value": _raw_text(values)[hit].astype(object).to_numpy(), "message": FINDING_MESSAGES[rule_id]})
 
 
 def _numeric(values: pd.Series, column: str, unparseable: dict[str, int]) -> pd.Series:
@@ -107,10 +131,61 @@ def normalise_frame(raw: RawFile, codebook: Codebook, wave: str, key: bytes) -> 
         items[item.id] = values
     out = pd.concat([out, pd.DataFrame(items, index=out.index)], axis=1).reset_index(drop=True)
 
+    findings = _ingest_findings(raw, codebook, delivered, out)
+
     mismatches = [asdict(m) for m in check_value_labels(raw, codebook, wave)] if raw.value_labels else []
     return NormalisedFile(frame=out, raw_format=raw.format, encoding=raw.encoding, delimiter=raw.delimiter,
                           unknown_columns=list(match.unknown), dropped_columns=list(match.dropped),
-                          label_mismatches=mismatches, unparseable=unparseable)
+                          label_mismatches=mismatches, unparseable=unparseable, findings=findings)
+
+
+def _ingest_findings(raw: RawFile, codebook: Codebook, delivered: pd.DataFrame, out: pd.DataFrame) -> pd.DataFrame:
+    """What normalisation could not take at face value, with the delivered value: text in a numeric
+    column, a fraction on a whole-number scale, an unknown sex or age-group code, a short row.
+    Nothing here becomes silently missing: the quality stage quarantines each row found."""
+    rows = np.asarray(raw.row_numbers, dtype="int64")
+    parts = []
+    numeric_columns = {item.id: item for item in codebook.items.values() if item.type != "text"}
+    for column in [codebook.age_column, codebook.duration_column]:
+        if column and column in delivered:
+            numeric_columns[column] = None
+    for column, item in numeric_columns.items():
+        if column not in delivered:
+            continue
+        values = delivered[column]
+        if not pd.api.types.is_numeric_dtype(values):
+            text = _raw_text(values)
+            numbers = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce")
+            parts.append(_findings(rows, text.notna() & numbers.isna(), "parseable_value", column, values))
+        else:
+            numbers = values.astype(float)
+        scale = item.scale if item is not None else None
+        if scale is not None and scale.value_range is not None and getattr(scale, "whole", True):
+            fraction = numbers.notna() & np.isfinite(numbers) & (numbers != np.floor(numbers))
+            parts.append(_findings(rows, fraction, "whole_number", column, values))
+    coded = [("sex", codebook.sex_column, codebook.sex_codes)]
+    if not (codebook.age_column and codebook.age_column in delivered):
+        coded.append(("age_group", codebook.age_group_column, codebook.age_group_codes))
+    for canonical, column, codes in coded:
+        if not column or column not in delivered:
+            continue
+        text = _raw_text(delivered[column])
+        unknown = text.notna() & out[canonical].isna().to_numpy()
+        missing_codes = {str(c) for c in getattr(codebook, f"{canonical}_missing", ()) or ()}
+        numbers = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce")
+        declared_missing = numbers.isin([float(c) for c in missing_codes]) | text.isin(missing_codes)
+        parts.append(_findings(rows, unknown & ~declared_missing, "allowed_codes", canonical, delivered[column]))
+    if raw.short_rows:
+        width = raw.frame.shape[1]
+        positions = np.flatnonzero(np.isin(rows, list(raw.short_rows)))
+        parts.append(pd.DataFrame({
+            "source_row": rows[positions], "rule_id": "complete_row", "column_name": None,
+            "value": [f"{raw.short_rows[int(r)]} van {width} velden / of {width} fields" for r in rows[positions]],
+            "message": FINDING_MESSAGES["complete_row"]}))
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame(columns=FINDING_COLUMNS)
+    return pd.concat(parts, ignore_index=True)[FINDING_COLUMNS]
 
 
 def normalise_file(path: str | Path, codebook: Codebook, wave: str, key: bytes) -> NormalisedFile:

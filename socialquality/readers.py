@@ -78,6 +78,7 @@ class RawFile:
     skipped_rows: list[int] = field(default_factory=list)  # data-row numbers of rows without any value
     user_missing: dict[str, list[Any]] = field(default_factory=dict)  # sav: declared user-missing values/ranges
     variable_labels: dict[str, str] = field(default_factory=dict)  # sav/dta: column -> question text
+    short_rows: dict[int, int] = field(default_factory=dict)  # csv: data-row number -> fields present (< header)
 
     @property
     def name(self) -> str:
@@ -377,6 +378,51 @@ _LINE_IN_MESSAGE = re.compile(r"line (\d+)", re.IGNORECASE)
 _ROW_IN_MESSAGE = re.compile(r"row (\d+)", re.IGNORECASE)
 
 
+_SEP_LINE = re.compile(r"^\ufeff?sep=(.)\s*$", re.IGNORECASE)
+
+
+def _sep_line(path: Path, lines: list[str], expected: str | None) -> str | None:
+    """The delimiter that Excel's `sep=;` first line declares (None when there is no such line)."""
+    if not lines:
+        return None
+    found = _SEP_LINE.match(lines[0])
+    if found is None:
+        return None
+    declared = found.group(1)
+    if declared not in CSV_DELIMITERS:
+        raise InputFileError(path, f"the first line declares the delimiter {declared!r} (sep={declared}); "
+                                   "deliver the file separated by ';', ',' or tab", row=None)
+    if expected is not None and declared != expected:
+        raise InputFileError(path, f"the first line declares the delimiter {declared!r} but {expected!r} was agreed")
+    return declared
+
+
+def _field_counts(data: bytes, encoding: str, delimiter: str, skip_lines: int) -> tuple[np.ndarray, bool]:
+    """Fields per CSV record after the header (blank lines count as a record with 0 fields), and
+    whether the file ends with a line break. Without quote characters the count is vectorised over
+    the bytes; with quotes the csv module reads the records (a quoted value may hold delimiters)."""
+    ends_with_newline = data.endswith((b"\n", b"\r"))
+    if b'"' not in data and encoding in ("utf-8", "utf-8-sig", "cp1252"):
+        raw = np.frombuffer(data, dtype=np.uint8)
+        newline = np.flatnonzero(raw == 10)
+        starts = np.concatenate(([0], newline + 1)).astype(np.int64)
+        ends = np.concatenate((newline, [len(raw)])).astype(np.int64)
+        if len(starts) and starts[-1] >= len(raw):
+            starts, ends = starts[:-1], ends[:-1]
+        cumulative = np.concatenate(([0], np.cumsum(raw == ord(delimiter), dtype=np.int64)))
+        counts = cumulative[ends] - cumulative[starts] + 1
+        carriage = (ends > starts) & (raw[np.maximum(ends - 1, 0)] == 13)
+        counts = np.where(ends - starts - carriage <= 0, 0, counts)
+        return counts[1 + skip_lines:], ends_with_newline
+    text = data.decode(encoding, errors="replace")
+    records = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        counts = [len(r) if r and any(f != "" for f in r) or len(r) > 1 else 0 for r in records]
+    except csv.Error:  # e.g. a field beyond the csv module's size limit: pandas read it, no count
+        return np.zeros(0, dtype=np.int64), ends_with_newline
+    return np.asarray(counts[1 + skip_lines:], dtype=np.int64), ends_with_newline
+
+
 def _read_csv(path: Path, strings: set[str], expected_delimiter: str | None) -> RawFile:
     data = path.read_bytes()
     checksum = hashlib.sha256(data).hexdigest()
@@ -384,6 +430,14 @@ def _read_csv(path: Path, strings: set[str], expected_delimiter: str | None) -> 
     lines = _sample_lines(text)
     if not lines:
         raise InputFileError(path, "empty file: no header row, only blank lines")
+    declared = _sep_line(path, lines, expected_delimiter)
+    skip_lines = 0
+    if declared is not None:
+        lines = lines[1:]
+        expected_delimiter = declared
+        skip_lines = 1
+        if not lines:
+            raise InputFileError(path, "empty file: only the line sep=…, no header row")
     delimiter = _detect_delimiter(path, lines, expected_delimiter)
     decimal = _detect_decimal(lines, delimiter)
     header_raw = _fields(lines[0].lstrip("\ufeff"), delimiter)
@@ -406,6 +460,7 @@ def _read_csv(path: Path, strings: set[str], expected_delimiter: str | None) -> 
                 encoding=encoding,
                 engine="c",
                 header=0,
+                skiprows=skip_lines,
                 index_col=False,
                 dtype=dtype or None,
                 keep_default_na=False,
@@ -425,7 +480,6 @@ def _read_csv(path: Path, strings: set[str], expected_delimiter: str | None) -> 
         raise _csv_parse_error(path, exc, len(names)) from None
     except (pd.errors.EmptyDataError, ValueError) as exc:
         raise InputFileError(path, f"not a readable CSV file: {exc}") from None
-    del data
     if frame.shape[1] != len(names):
         raise InputFileError(path, f"the header has {len(names)} columns but {frame.shape[1]} were read")
     unnamed = {_unnamed(i) for i, n in enumerate(names, start=1) if not n}
@@ -434,6 +488,8 @@ def _read_csv(path: Path, strings: set[str], expected_delimiter: str | None) -> 
     frame = _finish_frame(frame, strings)
     frame = _numbers_in_text_columns(frame, strings)
     row_numbers = np.arange(1, len(frame) + 1, dtype="int64")
+    short_rows = _short_rows(path, data, encoding, delimiter, skip_lines, len(names), len(frame))
+    del data
     frame, row_numbers, skipped = _drop_empty_rows(frame, row_numbers)
     return RawFile(
         frame=frame,
@@ -446,7 +502,31 @@ def _read_csv(path: Path, strings: set[str], expected_delimiter: str | None) -> 
         row_numbers=row_numbers,
         n_rows=len(frame),
         skipped_rows=skipped,
+        short_rows=short_rows,
     )
+
+
+def _short_rows(path: Path, data: bytes, encoding: str, delimiter: str, skip_lines: int, width: int,
+                n_rows: int) -> dict[int, int]:
+    """{data-row number: fields} of rows with fewer fields than the header (pandas pads them).
+
+    A file that ends without a line break in a short row was cut off (a half-finished copy): the
+    whole file is rejected, because the rows after the cut are missing too. Other short rows (a
+    `Totaal;200` footer, a row an editor shortened) are returned: ingestion sets them aside."""
+    if width <= 1:
+        return {}
+    counts, ends_with_newline = _field_counts(data, encoding, delimiter, skip_lines)
+    counts = counts[:n_rows]
+    short = np.flatnonzero((counts > 0) & (counts < width))
+    found = {int(i) + 1: int(counts[i]) for i in short}
+    last = len(counts)
+    while last > 0 and counts[last - 1] == 0:
+        last -= 1
+    if last and last in found and not ends_with_newline:
+        raise InputFileError(
+            path, f"the file ends in the middle of row {last} ({found[last]} of {width} fields, no line break "
+                  "at the end): it looks cut off (an incomplete copy?); deliver the complete file", row=last)
+    return found
 
 
 def _csv_parse_error(path: Path, exc: Exception, n_columns: int) -> InputFileError:

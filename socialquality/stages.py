@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,20 +118,70 @@ def load_interventions(m: Monitor) -> dict[str, Any]:
 # --- Ingest --------------------------------------------------------------------------------------
 
 def _record_receipt(connection, survey: str, landed, fmt: str, run_id: str, **fields: Any) -> int:
+    """The receipt of a file's content (one per survey, wave and checksum), with its current status;
+    every status given is also appended to `receipt_events` (the history is never overwritten)."""
     existing = connection.execute(select(s.file_receipts.c.id).where(and_(
         s.file_receipts.c.survey == survey, s.file_receipts.c.wave == landed.wave,
         s.file_receipts.c.checksum == landed.checksum))).scalar()
     values = {"survey": survey, "wave": landed.wave, "file_name": landed.path.name, "checksum": landed.checksum,
               "format": fmt, "size_bytes": landed.size_bytes, "received_at": landed.received_at,
-              "recorded_at": _now(), "run_id": run_id, **fields}
+              "run_id": run_id, **fields}
     if existing is not None:
         connection.execute(update(s.file_receipts).where(s.file_receipts.c.id == existing).values(**values))
-        return int(existing)
-    return int(connection.execute(s.file_receipts.insert().values(**values)).inserted_primary_key[0])
+        receipt_id = int(existing)
+    else:
+        receipt_id = int(connection.execute(s.file_receipts.insert().values(recorded_at=_now(), **values))
+                         .inserted_primary_key[0])
+    if "status" in fields:
+        _receipt_event(connection, receipt_id, survey, landed.wave, landed.path.name, fields["status"], run_id,
+                       fields.get("error"))
+    return receipt_id
+
+
+def _receipt_event(connection, receipt_id: int, survey: str, wave: str, file_name: str, event: str,
+                   run_id: str | None, detail: str | None = None) -> None:
+    connection.execute(s.receipt_events.insert().values(
+        receipt_id=receipt_id, survey=survey, wave=wave, file_name=file_name, event=event, run_id=run_id,
+        at=_now(), detail=detail))
+
+
+def _public_error(error: Exception, root: Path | None = None) -> str:
+    """An error for receipts and the audit page: file names only, no absolute server paths."""
+    text = str(error)
+    if isinstance(error, InputFileError) and getattr(error, "path", None) is not None:
+        path = Path(error.path)
+        text = text.replace(str(path), path.name)
+    if root is not None:
+        text = text.replace(str(root) + "/", "").replace(str(root), ".")
+    return re.sub(r"(?<![\w.])/(?:[^\s/:'\"]+/)+([^\s/:'\"]+)", r"\1", text)
+
+
+def _note_unused(connection, survey: str, plan, run_id: str, known: pd.DataFrame) -> None:
+    """Receipts for the files of a wave folder that are not (or no longer) part of its delivery."""
+    from socialquality.landing import SUPPORTED
+
+    seen = set(known["checksum"]) if not known.empty else set()
+    for landed in plan.refused:
+        if landed.checksum in seen:
+            continue
+        fmt = SUPPORTED.get(landed.path.suffix.lower(), "unknown")
+        reason = landed.problem or (f"unsupported file type {landed.path.suffix or '(no extension)'!r}; "
+                                    f"use one of {', '.join(sorted(SUPPORTED))}")
+        _record_receipt(connection, survey, landed, fmt, run_id, status="rejected", error=f"{landed.path.name}: {reason}")
+        seen.add(landed.checksum)
+    for landed in plan.older:
+        if landed.checksum in seen:
+            continue
+        _record_receipt(connection, survey, landed, SUPPORTED.get(landed.path.suffix.lower(), "unknown"), run_id,
+                        status="not_used", error="an earlier delivery or a file outside the delivery: not loaded")
+        seen.add(landed.checksum)
 
 
 def ingest_wave(m: Monitor, wave: str, run_id: str) -> dict[str, Any]:
-    """Load the newest file of a wave (unless it is the one already loaded)."""
+    """Load a wave's delivery (one file, or all parts of a multi-part delivery; see
+    socialquality.deliveries) unless it is the one already loaded. Every file in the wave folder
+    gets a receipt; a delivery far smaller than the one it would replace is held for review."""
+    from socialquality.deliveries import plan_delivery, row_count_hold
     from socialquality.landing import SUPPORTED
     from socialquality.normalise import normalise_file
     from socialquality.privacy import pseudonymisation_key
@@ -138,47 +189,100 @@ def ingest_wave(m: Monitor, wave: str, run_id: str) -> dict[str, Any]:
     codebook = m.codebook
     if wave not in codebook.wave_ids:
         raise SocialQualityError(f"wave {wave!r} is not in codebook {codebook.path}; add it there first")
-    files = wave_files(m.landing_dir(), wave)
-    if not files:
-        raise InputFileError(m.landing_dir() / wave, "no survey file for this wave in the landing folder")
-    latest = files[-1]
-    fmt = SUPPORTED.get(latest.path.suffix.lower())
+    plan = plan_delivery(m.landing_dir(), wave)
+    if plan.newest is None:
+        raise InputFileError(Path(wave), "no survey file for this wave in the landing folder")
     receipts = read_table(m.engine, s.file_receipts, survey=codebook.survey, wave=wave)
     loaded = receipts[receipts["status"] == "loaded"]
-    log = [f"{len(files)} file(s) for wave {wave}; using {latest.path.name} ({latest.checksum[:12]})"]
-    if not loaded.empty and loaded["checksum"].iloc[0] == latest.checksum:
-        return {"status": "unchanged", "file": latest.path.name, "checksum": latest.checksum,
-                "rows": int(loaded["rows"].iloc[0]), "log": log + ["same checksum as the loaded file: nothing to do"]}
-    key = pseudonymisation_key(demo=m.settings.demo)
-    try:
-        if fmt is None:
-            raise InputFileError(latest.path, f"unsupported file type {latest.path.suffix!r}; "
-                                              f"use one of {', '.join(sorted(SUPPORTED))}")
-        result = normalise_file(latest.path, codebook, wave, key)
-    except InputFileError as error:
+    names = ", ".join(f.path.name for f in plan.use) or plan.newest.path.name
+    log = [f"{len(plan.use) + len(plan.older) + len(plan.refused)} file(s) for wave {wave}; using {names}"]
+    if not plan.use or plan.error:  # the newest entry is refused, or the delivery is incomplete
         with m.engine.begin() as connection:
-            _record_receipt(connection, codebook.survey, latest, fmt or "unknown", run_id, status="rejected",
-                            error=str(error))
-        raise
-    frame = result.frame
+            _note_unused(connection, codebook.survey, plan, run_id, receipts)
+            for landed in plan.use:
+                _record_receipt(connection, codebook.survey, landed, SUPPORTED.get(landed.path.suffix.lower(), "unknown"),
+                                run_id, status="rejected", error=f"{landed.path.name}: {plan.error}")
+        if plan.error:
+            raise InputFileError(plan.use[0].path if plan.use else Path(wave), plan.error)
+        newest = plan.newest
+        raise InputFileError(newest.path, newest.problem or f"unsupported file type {newest.path.suffix!r}; "
+                                                            f"use one of {', '.join(sorted(SUPPORTED))}")
+    if not loaded.empty and set(loaded["checksum"]) == {f.checksum for f in plan.use}:
+        with m.engine.begin() as connection:
+            _note_unused(connection, codebook.survey, plan, run_id, receipts)
+        return {"status": "unchanged", "file": ", ".join(f.path.name for f in plan.use),
+                "checksum": plan.use[-1].checksum, "rows": int(loaded["rows"].sum()),
+                "log": log + ["same checksum as the loaded file: nothing to do"]}
+    key = pseudonymisation_key(demo=m.settings.demo)
+    results = []
+    for landed in plan.use:
+        fmt = SUPPORTED[landed.path.suffix.lower()]
+        try:
+            result = normalise_file(landed.path, codebook, wave, key)
+            expected = plan.manifest.get(landed.path.name).rows if plan.manifest else None
+            if expected is not None and expected != len(result.frame):
+                raise InputFileError(landed.path, f"{len(result.frame)} data rows, but the delivery manifest "
+                                                  f"declares {expected}: an incomplete or different file")
+        except InputFileError as error:
+            with m.engine.begin() as connection:
+                _note_unused(connection, codebook.survey, plan, run_id, receipts)
+                _record_receipt(connection, codebook.survey, landed, fmt, run_id, status="rejected",
+                                error=_public_error(error, m.landing_dir()))
+                for other in plan.use:
+                    if other is not landed:
+                        _record_receipt(connection, codebook.survey, other, SUPPORTED[other.path.suffix.lower()],
+                                        run_id, status="rejected",
+                                        error=f"part of a delivery with a rejected file ({landed.path.name})")
+            raise
+        results.append((landed, fmt, result))
+    total = sum(len(r.frame) for _, _, r in results)
+    accepted = _accepted_checksums(m, wave)
+    declared = plan.manifest is not None and all(plan.manifest[l.path.name].rows is not None for l, _, _ in results)
+    hold = None if declared or {l.checksum for l, _, _ in results} <= accepted else \
+        row_count_hold(total, int(loaded["rows"].sum()) if not loaded.empty else None)
+    if hold:
+        with m.engine.begin() as connection:
+            _note_unused(connection, codebook.survey, plan, run_id, receipts)
+            for landed, fmt, result in results:
+                _record_receipt(connection, codebook.survey, landed, fmt, run_id, status="held", rows=len(result.frame),
+                                error=hold)
+        raise InputFileError(Path(", ".join(l.path.name for l, _, _ in results)), hold)
+    frame = pd.concat([r.frame for _, _, r in results], ignore_index=True) if len(results) > 1 else results[0][2].frame
     frame["respondent_pid"] = storable_pids(frame["respondent_pid"], frame["source_row"])
+    clash = frame.duplicated(["respondent_pid", "source_row"], keep=False)
+    if clash.any():
+        first = frame[clash].iloc[0]
+        raise InputFileError(Path(first["source_file"]), f"row {first['source_row']}: the same respondent at the "
+                                                         "same row number in two parts of the delivery")
     # free-form codes longer than the column are cut for storage; the row is set aside anyway
     frame["district_code"] = frame["district_code"].str.slice(0, s.respondents.c.district_code.type.length)
+    frame["sex"] = frame["sex"].str.slice(0, s.respondents.c.sex.type.length)
     items = [i.id for i in codebook.items.values() if i.type != "text"]
     texts = [i.id for i in codebook.items.values() if i.type == "text"]
     with m.engine.begin() as connection:
         for old in loaded["id"]:
             connection.execute(update(s.file_receipts).where(s.file_receipts.c.id == int(old)).values(status="superseded"))
-        receipt_id = _record_receipt(
-            connection, codebook.survey, latest, fmt, run_id, status="loaded", rows=len(frame), error=None,
-            encoding=result.encoding, delimiter=result.delimiter, unknown_columns=dumps(result.unknown_columns),
-            dropped_columns=dumps(result.dropped_columns), label_mismatches=dumps(result.label_mismatches))
-        for table in (s.answers, s.text_answers, s.weights):
+            old_row = loaded[loaded["id"] == old].iloc[0]
+            _receipt_event(connection, int(old), codebook.survey, wave, old_row["file_name"], "superseded", run_id,
+                           f"replaced by {', '.join(l.path.name for l, _, _ in results)}")
+        receipt_ids = {}
+        for landed, fmt, result in results:
+            receipt_ids[landed.path.name] = _record_receipt(
+                connection, codebook.survey, landed, fmt, run_id, status="loaded", rows=len(result.frame), error=None,
+                encoding=result.encoding, delimiter=result.delimiter, unknown_columns=dumps(result.unknown_columns),
+                dropped_columns=dumps(result.dropped_columns), label_mismatches=dumps(result.label_mismatches))
+        _note_unused(connection, codebook.survey, plan, run_id,
+                     read_table(connection, s.file_receipts, survey=codebook.survey, wave=wave))
+        frame["receipt_id"] = frame["source_file"].map(receipt_ids)
+        for table in (s.answers, s.text_answers, s.weights, s.ingest_findings):
             delete_where(connection, table, survey=codebook.survey, wave=wave)
-        people = frame[["respondent_pid", "source_row", "district_code", "sex", "age", "age_group",
-                        "duration_min"]].assign(survey=codebook.survey, wave=wave, receipt_id=receipt_id,
-                                                status="received")
+        people = frame[["respondent_pid", "source_row", "receipt_id", "district_code", "sex", "age", "age_group",
+                        "duration_min"]].assign(survey=codebook.survey, wave=wave, status="received")
         replace_rows(connection, s.respondents, people, survey=codebook.survey, wave=wave)
+        findings = [r.findings.assign(receipt_id=receipt_ids[l.path.name]) for l, _, r in results if len(r.findings)]
+        if findings:
+            insert_frame(connection, s.ingest_findings,
+                         pd.concat(findings, ignore_index=True).assign(survey=codebook.survey, wave=wave))
         # not usable until validated: a failure before validation must not leave old figures published
         set_wave_status(connection, codebook.survey, wave, "received", "new file not yet validated", run_id)
         present = [i for i in items if i in frame.columns]
@@ -190,18 +294,51 @@ def ingest_wave(m: Monitor, wave: str, run_id: str) -> dict[str, Any]:
             text_long = frame[["respondent_pid", "source_row", *present_texts]].melt(
                 id_vars=["respondent_pid", "source_row"], var_name="item_id", value_name="text").dropna(subset=["text"])
             insert_frame(connection, s.text_answers, text_long.assign(survey=codebook.survey, wave=wave))
-    log.append(f"loaded {len(frame)} rows from {latest.path.name}")
-    if result.unknown_columns:
-        log.append(f"unknown columns (not stored): {', '.join(result.unknown_columns)}")
-    if result.dropped_columns:
-        log.append(f"direct identifiers dropped (never stored): {', '.join(result.dropped_columns)}")
+    names = ", ".join(l.path.name for l, _, _ in results)
+    log.append(f"loaded {len(frame)} rows from {names}")
+    unknown = sorted({c for _, _, r in results for c in r.unknown_columns})
+    dropped = sorted({c for _, _, r in results for c in r.dropped_columns})
+    n_findings = sum(len(r.findings) for _, _, r in results)
+    if unknown:
+        log.append(f"unknown columns (not stored): {', '.join(unknown)}")
+    if dropped:
+        log.append(f"direct identifiers dropped (never stored): {', '.join(dropped)}")
+    if n_findings:
+        log.append(f"{n_findings} value(s) or row(s) not taken at face value (kept for the quality rules)")
+    first = results[-1]
     return {
-        "status": "loaded", "file": latest.path.name, "checksum": latest.checksum, "format": fmt,
-        "rows": len(frame), "encoding": result.encoding or "", "versions_on_record": len(files),
-        "unknown_columns": ", ".join(result.unknown_columns) or "-",
-        "dropped_identifier_columns": ", ".join(result.dropped_columns) or "-",
-        "label_mismatches": len(result.label_mismatches), "log": log,
+        "status": "loaded", "file": names, "checksum": first[0].checksum, "format": first[1],
+        "rows": len(frame), "encoding": first[2].encoding or "", "parts": len(results),
+        "versions_on_record": len(plan.use) + len(plan.older) + len(plan.refused),
+        "unknown_columns": ", ".join(unknown) or "-", "dropped_identifier_columns": ", ".join(dropped) or "-",
+        "label_mismatches": sum(len(r.label_mismatches) for _, _, r in results), "ingest_findings": n_findings,
+        "log": log,
     }
+
+
+def _accepted_checksums(m: Monitor, wave: str) -> set[str]:
+    """Checksums of held deliveries that a person accepted (`socialquality accept`)."""
+    events = read_table(m.engine, s.receipt_events, survey=m.codebook.survey, wave=wave)
+    if events.empty:
+        return set()
+    ids = set(events.loc[events["event"] == "accepted", "receipt_id"])
+    receipts = read_table(m.engine, s.file_receipts, survey=m.codebook.survey, wave=wave)
+    return set(receipts.loc[receipts["id"].isin(ids), "checksum"])
+
+
+def accept_held_delivery(m: Monitor, wave: str, by: str, reason: str) -> list[str]:
+    """Record that a person accepted the held delivery of a wave; the next run loads it."""
+    if not by.strip() or not reason.strip():
+        raise SocialQualityError("accepting a held delivery needs the name of the person and a reason")
+    receipts = read_table(m.engine, s.file_receipts, survey=m.codebook.survey, wave=wave)
+    held = receipts[receipts["status"] == "held"]
+    if held.empty:
+        raise SocialQualityError(f"wave {wave} has no delivery held for review")
+    with m.engine.begin() as connection:
+        for row in held.itertuples():
+            _receipt_event(connection, int(row.id), m.codebook.survey, wave, row.file_name, "accepted", None,
+                           f"accepted by {by.strip()}: {reason.strip()}")
+    return list(held["file_name"])
 
 
 # --- Quality -------------------------------------------------------------------------------------
@@ -219,9 +356,13 @@ def validate_wave(m: Monitor, wave: str, run_id: str) -> StageReport:
     responses["wave"] = wave
     frame = responses[[c for c in responses.columns if c not in ("survey", "status", "receipt_id")]]
     regenerated = _ensure_generated_suite(m)
+    findings = read_table(m.engine, s.ingest_findings, survey=codebook.survey, wave=wave)
+    if not findings.empty:
+        findings["source_file"] = findings["receipt_id"].map(dict(zip(receipts["id"], receipts["file_name"])))
     outcome = run_quality(frame, codebook, known_districts=known_districts(m),
                           expectations_dir=m.settings.path("expectations"),
-                          population_shares=_city_population_shares(m), run_label=f"{wave} {run_id[:8]}")
+                          population_shares=_city_population_shares(m), run_label=f"{wave} {run_id[:8]}",
+                          ingest_findings=findings)
     docs_path = build_data_docs(outcome, m.settings.path("audit") / "data_docs",
                                 title=f"{codebook.title}, golf {wave}")
     blocking = list(outcome.blocking_failures)
@@ -257,19 +398,23 @@ def validate_wave(m: Monitor, wave: str, run_id: str) -> StageReport:
                 ["released_by", "released_at", "release_reason"]]
             quarantine = quarantine.join(keep, on=release_keys)
         replace_rows(connection, s.quarantine, quarantine, survey=codebook.survey, wave=wave)
-        quarantined_rows = set(outcome.quarantine.loc[outcome.quarantine["severity"] == "blocking_row", "source_row"])
+        # rows are known by (file, row number): a multi-part delivery has a row 1 in every part
+        set_aside = outcome.quarantine[outcome.quarantine["severity"] == "blocking_row"]
+        quarantined_rows = set(zip(set_aside["source_file"], set_aside["source_row"].astype(int)))
         # released: every blocking record of the row carries a release (a new rule's finding does not)
         blocking_records = quarantine[quarantine["severity"] == "blocking_row"]
-        released_rows = (set(blocking_records.groupby("source_row")["released_by"].agg(lambda v: v.notna().all())
-                             .loc[lambda all_released: all_released].index)
+        released_rows = (set(blocking_records.groupby(["source_file", "source_row"])["released_by"]
+                             .agg(lambda v: v.notna().all()).loc[lambda all_released: all_released].index)
                          if "released_by" in blocking_records and not blocking_records.empty else set())
-        statuses = responses[["respondent_pid", "source_row"]].copy()
-        statuses["status"] = np.where(statuses["source_row"].isin(quarantined_rows),
-                                      np.where(statuses["source_row"].isin(released_rows), "released", "quarantined"),
-                                      "clean")
-        for status, rows in statuses.groupby("status")["source_row"]:
+        released_rows = {(f, int(r)) for f, r in released_rows}
+        statuses = responses[["respondent_pid", "source_row", "receipt_id", "source_file"]].copy()
+        keys = list(zip(statuses["source_file"], statuses["source_row"].astype(int)))
+        statuses["status"] = ["released" if k in released_rows else "quarantined" if k in quarantined_rows else "clean"
+                              for k in keys]
+        for (status, receipt_id), rows in statuses.groupby(["status", "receipt_id"])["source_row"]:
             connection.execute(update(s.respondents).where(and_(
                 s.respondents.c.survey == codebook.survey, s.respondents.c.wave == wave,
+                s.respondents.c.receipt_id == int(receipt_id),
                 s.respondents.c.source_row.in_([int(r) for r in rows]))).values(status=status))
         set_wave_status(connection, codebook.survey, wave, "blocked" if blocked else "usable", reason, run_id)
 

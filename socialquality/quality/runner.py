@@ -101,6 +101,67 @@ class _RowKeys:
             raise RuntimeError("GX reported a failing row that is not in the frame (source_file/source_row)")
         return np.unique(found.astype(np.int64))
 
+    def positions_in_order(self, wanted: pd.DataFrame) -> np.ndarray:
+        """Frame position of every (source_file, source_row) pair, in the given order (not unique)."""
+        self.positions(wanted.head(1).to_dict("records"))  # builds the index
+        found = self._index.get_indexer(pd.MultiIndex.from_arrays(
+            [wanted[S.SOURCE_FILE].astype(str).to_numpy(dtype=object), wanted[S.SOURCE_ROW].to_numpy()]))
+        if (found < 0).any():
+            raise RuntimeError("an ingest finding names a row that is not in the frame (source_file/source_row)")
+        return found.astype(np.int64)
+
+
+INGEST_RULES = {
+    "parseable_value": ("Een cel in een numerieke kolom bevat tekst die geen getal is; de rij gaat naar quarantaine "
+                        "met de geleverde waarde (niet stilzwijgend ontbrekend).",
+                        "A cell in a numeric column holds text that is not a number; the row is quarantined with "
+                        "the delivered value (not silently missing)."),
+    "whole_number": ("Een antwoord op een schaal van gehele getallen is geen geheel getal (bijv. 7,5 op de ladder); "
+                     "de rij gaat naar quarantaine.",
+                     "An answer on a whole-number scale is not a whole number (e.g. 7.5 on the ladder); the row is "
+                     "quarantined."),
+    "allowed_codes": ("De geleverde code staat niet in het codeboek (bijv. geslacht 3 of 'x'); de rij gaat naar "
+                      "quarantaine met de geleverde code.",
+                      "The delivered code is not in the codebook (e.g. sex 3 or 'x'); the row is quarantined with "
+                      "the delivered code."),
+    "complete_row": ("De rij heeft minder velden dan de kopregel (een afgebroken rij of een voetregel zoals "
+                     "'Totaal;200'); de rij gaat naar quarantaine.",
+                     "The row has fewer fields than the header (a cut-off row or a footer such as 'Totaal;200'); "
+                     "the row is quarantined."),
+}
+
+
+def _ingest_checks(run: "_Run", findings: pd.DataFrame | None, suite: str) -> list[CheckResult]:
+    """One row check per ingest rule and column: passed when ingestion found nothing."""
+    columns = {"parseable_value": [], "whole_number": [], "allowed_codes": [], "complete_row": [None]}
+    found = findings if findings is not None and not findings.empty else None
+    if found is not None:
+        for (rule_id, column), _ in found.groupby(["rule_id", found["column_name"].fillna("")], sort=True):
+            if rule_id in columns and (column or None) not in columns[rule_id]:
+                columns[rule_id].append(column or None)
+    checks = []
+    for rule_id, rule_columns in columns.items():
+        nl, en = INGEST_RULES[rule_id]
+        for column in rule_columns:
+            if found is not None:
+                hits = found[(found["rule_id"] == rule_id) & (found["column_name"].fillna("") == (column or ""))]
+            else:
+                hits = pd.DataFrame(columns=["source_file", "source_row", "value", "message"])
+            positions = run.keys.positions(hits[[S.SOURCE_FILE, S.SOURCE_ROW]].to_dict("records")) if len(hits) else \
+                np.empty(0, dtype=np.int64)
+            if len(hits):
+                order = run.keys.positions_in_order(hits[[S.SOURCE_FILE, S.SOURCE_ROW]])
+                run.records.add(order, rule_id, column, hits["value"].astype(object).to_numpy(), BLOCKING_ROW,
+                                hits["message"].astype(object).to_numpy())
+            n = len(positions)
+            checks.append(CheckResult(
+                rule_id=rule_id, expectation_type=f"socialquality.ingest.{rule_id}", column=column, kind=ROW,
+                severity=BLOCKING_ROW, success=n == 0, observed_value={"rows": n, "share": n / run.n if run.n else 0.0},
+                threshold=None, rows_affected=n, check_id=f"{rule_id}:{column or '*'}:delivered", suite=suite,
+                unexpected_count=len(hits), description_nl=nl, description_en=en,
+                message=f"{n} rows quarantined ({len(hits)} delivered values)" if n else "passed: nothing found"))
+    return checks
+
 
 def _prepare(responses: pd.DataFrame, codebook: Codebook) -> tuple[pd.DataFrame, str | None]:
     missing = [c for c in (S.SOURCE_FILE, S.SOURCE_ROW, S.WAVE) if c not in responses.columns]
@@ -289,12 +350,17 @@ def validate_wave(
     expectations_dir: Path,
     population_shares: pd.DataFrame | None = None,
     run_label: str = "",
+    ingest_findings: pd.DataFrame | None = None,
 ) -> QualityOutcome:
     """Validate one wave of normalised responses (docs/data-contracts.md section 1).
 
     known_districts: the municipality's CBS district codes (GX suite parameter ``known_districts``).
     population_shares: city population shares for the sample-composition rule (see
     `rules.population_margins` for the accepted layouts); None = rule not applicable.
+    ingest_findings: what ingestion could not take at face value (columns source_file, source_row,
+    rule_id, column_name, value, message; see socialquality.normalise): each row found is
+    quarantined with the delivered value (rules parseable_value, whole_number, allowed_codes,
+    complete_row), so no bad value becomes silently missing.
     Raises ValueError when the frame breaks the contract (no wave/source columns, more than one
     wave, duplicate (source_file, source_row)); ConfigError when the generated suite is missing or
     was generated from another codebook version.
@@ -363,6 +429,9 @@ def validate_wave(
             unexpected_count=len(hits), description_nl=rule["description_nl"], description_en=rule["description_en"],
             message=f"{len(hits)} straight-lining rows quarantined" if len(hits) else "passed: no straight-lining",
         ))
+
+    # 2b. What ingestion could not take at face value (the delivered value is kept with the record).
+    ordered += _ingest_checks(run, ingest_findings, generated_name)
 
     # 3. Custom row rules on the delivered rows.
     custom_checks: dict[str, list[CheckResult]] = {}

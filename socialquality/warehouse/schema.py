@@ -49,6 +49,51 @@ file_receipts = Table(
     UniqueConstraint("survey", "wave", "checksum", name="uq_receipt_checksum"),
 )
 
+# Append-only history of every receipt: received, loaded, superseded, re-loaded, held, rejected,
+# accepted (migration 0003_issue9). file_receipts holds the current status; this table keeps every
+# change with its run and time, so a re-delivered earlier file does not erase the load history.
+receipt_events = Table(
+    "receipt_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("receipt_id", Integer, ForeignKey("file_receipts.id"), nullable=False),
+    Column("survey", String(64), nullable=False),
+    Column("wave", String(32), nullable=False),
+    Column("file_name", String(512), nullable=False),
+    Column("event", String(16), nullable=False),
+    Column("run_id", String(64)),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("detail", Text),
+)
+
+# Cells and rows that ingestion could not take at face value (text in a numeric column, a
+# fraction on a whole-number scale, an unknown background code, a short row): the delivered value
+# is kept here, and the quality stage quarantines the row with it (migration 0003_issue9).
+ingest_findings = Table(
+    "ingest_findings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("survey", String(64), nullable=False),
+    Column("wave", String(32), nullable=False),
+    Column("receipt_id", Integer, ForeignKey("file_receipts.id"), nullable=False),
+    Column("source_row", Integer, nullable=False),
+    Column("rule_id", String(64), nullable=False),
+    Column("column_name", String(128)),
+    Column("value", Text),
+    Column("message", Text),
+)
+Index("ix_ingest_findings_wave", ingest_findings.c.survey, ingest_findings.c.wave)
+
+# One writer per installation: who holds the run lock (informational; the lock itself is a
+# PostgreSQL advisory lock or a file lock, released when the process ends).
+run_lock = Table(
+    "run_lock",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(256), nullable=False),
+    Column("acquired_at", DateTime(timezone=True), nullable=False),
+)
+
 respondents = Table(
     "respondents",
     metadata,
