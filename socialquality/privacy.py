@@ -6,7 +6,11 @@
 - `pseudonymisation_key`: the key comes from the environment variable
   `SOCIALQUALITY_PSEUDONYM_KEY` (at least 16 characters). Demo runs without it use the public
   `DEMO_PSEUDONYM_KEY`, which protects nothing and must never be used for real data.
-- `redact_text`: e-mail addresses, Dutch phone numbers and Dutch postcodes in free text.
+- `redact_text`: personal data in free text: e-mail addresses (also written `piet(at)gmail(dot)com`),
+  Dutch and Belgian phone numbers (libphonenumber via `phonenumbers`), BSNs (9 digits passing the
+  11-test, python-stdnum), IBANs (valid check digits, python-stdnum), street + house number,
+  postcodes, birth dates, and personal names after a cue ("mijn naam is", "buurman", "mevrouw", ...).
+  Recall and precision are measured on a labelled set of Dutch answers (tests/test_redaction.py).
 - `DIRECT_IDENTIFIER_NAMES` / `is_direct_identifier`: column names that are dropped on read even
   when the codebook's `drop_columns` forgets them.
 """
@@ -72,7 +76,44 @@ def pseudonymisation_key(environ: Mapping[str, str] = os.environ, demo: bool = F
             f"{KEY_ENV_VAR} is too short ({len(value)} characters): use a secret key of at least "
             f"{MIN_KEY_LENGTH} characters to pseudonymise respondent ids"
         )
+    if not demo:
+        weakness = key_weakness(value)
+        if weakness:
+            raise PrivacyError(f"{KEY_ENV_VAR} {weakness}; production runs (demo: false) need a random secret, "
+                               "e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`")
     return value.encode("utf-8")
+
+
+# A production key must carry at least this much estimated entropy (bits): 16 random
+# alphanumeric characters carry ~95, `secrets.token_urlsafe(32)` ~256.
+MIN_KEY_BITS = 64
+
+
+def key_weakness(value: str) -> str | None:
+    """Why a key is unfit for HMAC in production (None: fit): the public demo key (or a variant of
+    it), one repeated character or block, a plain run of characters, or too little estimated
+    entropy (length x log2 of the character classes used, capped by the distinct characters)."""
+    import math
+
+    text = value.strip()
+    if text.encode("utf-8") == DEMO_PSEUDONYM_KEY or "not-secret" in text.casefold() or \
+            "socialquality-demo" in text.casefold():
+        return "is the public demo key, which protects nothing"
+    if len(set(text)) <= 2:
+        return "repeats one or two characters"
+    for size in range(1, len(text) // 2 + 1):
+        if len(text) % size == 0 and text[:size] * (len(text) // size) == text:
+            return f"repeats the block {text[:size]!r}"
+    steps = {ord(b) - ord(a) for a, b in zip(text, text[1:])}
+    if len(steps) == 1:
+        return "is a plain run of characters"
+    pool = sum(size for test, size in ((str.islower, 26), (str.isupper, 26), (str.isdigit, 10)) if any(test(c) for c in text))
+    pool += 33 if any(not c.isalnum() for c in text) else 0
+    distinct = len(set(text))
+    bits = min(len(text) * math.log2(max(pool, 2)), distinct * math.log2(max(pool, 2)) * 1.5)
+    if bits < MIN_KEY_BITS:
+        return f"is too simple (about {bits:.0f} bits of entropy, at least {MIN_KEY_BITS} needed)"
+    return None
 
 
 # ----------------------------------------------------------------------------- pseudonyms
@@ -208,11 +249,131 @@ def _redact_phones(text: str) -> str:
     return "".join(parts)
 
 
+BSN_REPLACEMENT = "[BSN verwijderd]"
+IBAN_REPLACEMENT = "[rekeningnummer verwijderd]"
+ADDRESS_REPLACEMENT = "[adres verwijderd]"
+DATE_REPLACEMENT = "[datum verwijderd]"
+NAME_REPLACEMENT = "[naam verwijderd]"
+
+# piet(at)gmail(dot)com, piet [at] gmail [punt] nl, piet at gmail dot com, piet apenstaartje gmail punt com
+OBFUSCATED_EMAIL = re.compile(
+    r"(?i)\b[\w.+\-]+\s*(?:\(at\)|\[at\]|\{at\}|\s(?:at|apenstaartje)\s|@)\s*[\w\-]+"
+    r"(?:\s*(?:\(dot\)|\[dot\]|\(punt\)|\[punt\]|\s(?:dot|punt)\s|\.)\s*[\w\-]+)*"
+    r"\s*(?:\(dot\)|\[dot\]|\(punt\)|\[punt\]|\s(?:dot|punt)\s)\s*(?:com|nl|be|org|net|eu|info|de)\b")
+IBAN_CANDIDATE = re.compile(r"(?i)\b[A-Z]{2}\d{2}(?:[ \-]?[A-Z0-9]{4}){2,7}(?:[ \-]?[A-Z0-9]{1,3})?\b")
+BSN_CANDIDATE = re.compile(r"(?<![\d.,\-/])(?:\d{9}|\d{4}[ .]\d{2}[ .]\d{3}|\d{3}[ .]\d{3}[ .]\d{3})(?!\d|[.,]\d)")
+_STREET_SUFFIX = (r"straat|str\.|laan|weg|plein|gracht|kade|singel|dijk|hof|dreef|steeg|pad|park|markt|baan|"
+                  r"kant|wal|erf|veld|dam|haven|ring|plantsoen|boulevard|allee|lei|steenweg|hage|burcht|horst|"
+                  r"akker|donk|wijk|zoom|berg|brink|kamp|hoeve|gaarde|straatweg|oord|acker|dreef")
+STREET_ADDRESS = re.compile(
+    rf"\b(?:(?:[Vv]an|[Dd]e|[Dd]en|[Dd]er|[Tt]er|[Tt]en|[Ss]int|St\.)\s+)*[A-Z][\w\-'’.]*?(?:{_STREET_SUFFIX})"
+    r"\s+\d{1,4}(?:\s?[-/]?\s?(?:[a-zA-Z]|\d{1,3}|hs|bis|I{1,3}))?\b(?!\s*(?:uur|euro|jaar|keer|km|%|minuten))")
+_MONTHS = r"januari|februari|maart|april|mei|juni|juli|augustus|september|oktober|november|december|jan|feb|mrt|apr|jun|jul|aug|sep|sept|okt|nov|dec"
+FULL_DATE = re.compile(
+    rf"(?i)\b(?:\d{{1,2}}[\-/.]\d{{1,2}}[\-/.](?:19|20)\d{{2}}|(?:19|20)\d{{2}}[\-/.]\d{{1,2}}[\-/.]\d{{1,2}}"
+    rf"|\d{{1,2}}\s+(?:{_MONTHS})\.?\s+(?:19|20)\d{{2}})\b")
+BIRTH_CUE = re.compile(r"(?i)(?:geboren|geboortedatum|geb\.|geb\s|jarig|verjaardag|birth|born)")
+_NAME = r"[A-Z][a-zà-ÿ]+(?:-[A-Z][a-zà-ÿ]+)?"
+_PARTICLE = r"(?:van der|van den|van de|van|de|der|den|ter|ten|te|el|al)"
+NAME_AFTER_CUE = re.compile(
+    r"(?:(?i:mijn naam is|ik heet|naam:|heet|genaamd|groeten?,?|groet van|mvg,?|met vriendelijke groet,?|"
+    r"gr\.?,?|meneer|mevrouw|mevr\.|mw\.|dhr\.|de heer|buurman|buurvrouw|buren|overbuurman|overbuurvrouw|"
+    r"wijkagent|wijkcoach|opbouwwerker|huisarts|dokter|juf|meester|zoon|dochter|man|vrouw|moeder|vader|"
+    r"ik ben|contact met|bellen met|gesproken met|vraag naar)\s+)"
+    rf"({_NAME}(?:\s+(?:{_PARTICLE}\s+)?{_NAME})?(?:\s+{_PARTICLE}\s+{_NAME})?)")
+# Capitalised words after a cue that are not names (sentence words, places, organisations).
+_NOT_NAMES = frozenset({
+    "Ik", "Het", "De", "Een", "Dat", "Dit", "Er", "Wij", "We", "Zij", "Ze", "Hij", "Mijn", "Onze", "Goed", "Blij",
+    "Niet", "Wel", "Geen", "Nee", "Ja", "Bij", "In", "Op", "Met", "Van", "Voor", "Na", "Al", "Ook", "Nog", "Erg",
+    "Heel", "Zeer", "Tevreden", "Ontevreden", "Bang", "Alleen", "Eenzaam", "Oud", "Ziek", "Moe", "Trots", "Gemeente",
+    "Politie", "Buurt", "Wijk", "Stad", "Amsterdam", "Rotterdam", "Utrecht", "Den", "Nederland", "Hallo", "Beste",
+})
+
+
+def _valid_bsn(digits: str) -> bool:
+    from stdnum.nl import bsn
+
+    return bsn.is_valid(digits)
+
+
+def _redact_ibans(text: str) -> str:
+    from stdnum import iban
+
+    def replace(match: re.Match[str]) -> str:
+        return IBAN_REPLACEMENT if iban.is_valid(match.group(0)) else match.group(0)
+
+    return IBAN_CANDIDATE.sub(replace, text)
+
+
+def _redact_bsns(text: str) -> str:
+    def replace(match: re.Match[str]) -> str:
+        digits = re.sub(r"\D", "", match.group(0))
+        return BSN_REPLACEMENT if _valid_bsn(digits) else match.group(0)
+
+    return BSN_CANDIDATE.sub(replace, text)
+
+
+def _redact_international_phones(text: str) -> str:
+    """Phone numbers that libphonenumber (phonenumbers) finds as valid Dutch or Belgian numbers,
+    including +32 / 0032 and Belgian national forms (0470 12 34 56)."""
+    import phonenumbers
+
+    if not any(ch.isdigit() for ch in text):
+        return text
+    spans = []
+    for region in ("NL", "BE"):
+        for match in phonenumbers.PhoneNumberMatcher(text, region):
+            if _DATE_INSIDE.search(match.raw_string):
+                continue
+            spans.append((match.start, match.end))
+    if not spans:
+        return text
+    spans.sort()
+    parts, pos = [], 0
+    for start, end in spans:
+        if start < pos:
+            continue
+        parts.append(text[pos:start])
+        parts.append(PHONE_REPLACEMENT)
+        pos = end
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
+def _redact_dates(text: str) -> str:
+    def replace(match: re.Match[str]) -> str:
+        before = text[max(0, match.start() - 40): match.start()]
+        years = re.findall(r"(?:19|20)\d{2}", match.group(0))
+        old = bool(years) and int(years[-1]) <= 2008  # a full date that long ago in an answer: most likely a birth date
+        return DATE_REPLACEMENT if BIRTH_CUE.search(before) or old else match.group(0)
+
+    return FULL_DATE.sub(replace, text)
+
+
+def _redact_names(text: str) -> str:
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        words = name.split()
+        surname_particle = words[0] in {"De", "Van", "Den", "Ter", "Ten"} and len(words) > 1
+        if words[0] in _NOT_NAMES and not surname_particle:
+            return match.group(0)
+        return match.group(0)[: match.start(1) - match.start(0)] + NAME_REPLACEMENT
+
+    return NAME_AFTER_CUE.sub(replace, text)
+
+
 def redact_string(text: str) -> str:
     """Redact one string (see redact_text)."""
     text = EMAIL_PATTERN.sub(EMAIL_REPLACEMENT, text)
+    text = OBFUSCATED_EMAIL.sub(EMAIL_REPLACEMENT, text)
+    text = _redact_ibans(text)
+    text = _redact_dates(text)
+    text = _redact_bsns(text)
     text = _redact_phones(text)
-    return POSTCODE_PATTERN.sub(POSTCODE_REPLACEMENT, text)
+    text = _redact_international_phones(text)
+    text = STREET_ADDRESS.sub(ADDRESS_REPLACEMENT, text)
+    text = POSTCODE_PATTERN.sub(POSTCODE_REPLACEMENT, text)
+    return _redact_names(text)
 
 
 def redact_text(series: pd.Series) -> pd.Series:
