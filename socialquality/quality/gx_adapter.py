@@ -276,5 +276,44 @@ def render_validation_html(result) -> str:
     from great_expectations.render.renderer import ValidationResultsPageRenderer
     from great_expectations.render.view import DefaultJinjaPageView
 
-    document = ValidationResultsPageRenderer().render(result)
+    document = ValidationResultsPageRenderer().render(escaped_result(result))
     return DefaultJinjaPageView().render(document)
+
+
+def _escape_all(value):
+    """Every string inside value (dicts, lists, tuples) HTML-escaped; other values unchanged."""
+    import html
+
+    if isinstance(value, str):
+        return html.escape(value, quote=True)
+    if isinstance(value, dict):
+        return {_escape_all(k) if isinstance(k, str) else k: _escape_all(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_escape_all(v) for v in value)
+    return value
+
+
+def escaped_result(result):
+    """A copy of a GX validation result whose delivered strings (file names in the failing-row
+    index, unexpected values such as a district code `<SCRIPT>`, value sets, meta) are HTML-escaped:
+    GX's Data Docs renderer writes them into the page unescaped."""
+    import copy
+
+    safe = copy.deepcopy(result)
+    for item in safe.results:
+        if item.result:
+            item.result = _escape_all(dict(item.result))
+        config = item.expectation_config
+        if config is not None:
+            for name, value in list(config.kwargs.items()):
+                escaped = _escape_all(value)
+                if escaped != value:
+                    try:
+                        setattr(config, name, escaped)
+                    except Exception:  # noqa: BLE001 - a kwarg GX validates strictly stays as it was
+                        pass
+            if getattr(config, "meta", None):
+                config.meta = _escape_all(dict(config.meta))
+    if safe.meta:
+        safe.meta = _escape_all(dict(safe.meta))
+    return safe

@@ -251,5 +251,26 @@ def write_workbook(m: "Model", path: Path) -> Path:
                 "Reden"], rows, {2: FMT["int"], 3: FMT["int"], 4: FMT["int"]}, freeze="B2")
 
     path = Path(path)
+    _neutralise_formulas(wb)
     wb.save(path)
     return path
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _neutralise_formulas(wb: Workbook) -> int:
+    """Store every text that a spreadsheet could take for a formula (starting with = + - @, tab or
+    CR: labels, district and intervention names come from user files) as plain text with Excel's
+    quote prefix, so it is never evaluated, also not after editing the cell. This workbook writes
+    no formulas of its own. Returns the number of cells changed."""
+    changed = 0
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                value = cell.value
+                if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+                    cell.data_type = "s"
+                    cell.quotePrefix = True
+                    changed += 1
+    return changed
