@@ -5,6 +5,7 @@ from dagster import AssetExecutionContext, MaterializeResult, asset
 
 from assets.effects import intervention_effects
 from assets.indicators import indicator_trends
+from assets.ingest import participant_feedback
 from assets.quality import validated_wave
 from pipelines.resources import MonitorResource
 from socialquality import stages
@@ -16,7 +17,8 @@ def trend_report(context: AssetExecutionContext, monitor: MonitorResource) -> Ma
     return MaterializeResult(metadata=stages.render_trend_report(monitor.get(), context.run.run_id))
 
 
-@asset(group_name="reports", deps=[validated_wave], kinds={"html"},
+# after the feedback files too: a rejected feedback file's receipt must be on the page
+@asset(group_name="reports", deps=[validated_wave, participant_feedback], kinds={"html"},
        description="The audit index for auditors: runs, suites, results, reconciliation counts, quarantine.")
 def audit_index(context: AssetExecutionContext, monitor: MonitorResource) -> MaterializeResult:
     return MaterializeResult(metadata=stages.render_audit_index(monitor.get(), context.run.run_id))

@@ -1,4 +1,4 @@
-"""Command line: `socialquality run|demo|release|why|dagster-home`.
+"""Command line: `socialquality run|demo|release|accept|why|dagster-home`.
 
 `run` materialises the whole asset graph in-process through Dagster (runs are recorded in the
 Dagster instance under paths.dagster_home, so `make ui` shows them). Configuration problems stop
@@ -48,12 +48,33 @@ def _error_of(event) -> str:
 
 
 def run_pipeline(config_path: str, waves: list[str] | None = None, quiet: bool = False) -> int:
-    """Materialise reference data, every landed wave, then the city-wide stages."""
+    """Materialise reference data, every landed wave, then the city-wide stages (one writer at a
+    time: a second run of the same installation stops with one line, see socialquality.runlock)."""
     from socialquality.monitor import Monitor
+    from socialquality.runlock import installation_lock
 
     started = time.monotonic()
     monitor = Monitor.from_config(config_path)
     monitor.engine  # checks the database and upgrades the schema before Dagster starts
+    with installation_lock(monitor.engine, monitor.settings.warehouse_url, monitor.settings.path("dagster_home"),
+                           f"socialquality run --config {Path(config_path).name}"):
+        return _run_locked(monitor, config_path, waves, quiet, started)
+
+
+def mark_abandoned_runs(instance) -> list[str]:
+    """Runs left STARTED/STARTING/CANCELING by a killed process are marked failed. Called while
+    holding the installation lock, so no other run of this installation can still be going."""
+    from dagster import DagsterRunStatus, RunsFilter
+
+    stale = instance.get_runs(filters=RunsFilter(statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING,
+                                                           DagsterRunStatus.CANCELING]))
+    for run in stale:
+        instance.report_run_failed(run, message="the process running it ended without finishing (killed?); "
+                                                "marked failed by the next `socialquality run`")
+    return [run.run_id for run in stale]
+
+
+def _run_locked(monitor, config_path: str, waves: list[str] | None, quiet: bool, started: float) -> int:
     monitor.catalogue, monitor.register  # validates the declarative files with clear messages
     from socialquality.privacy import pseudonymisation_key
 
@@ -74,6 +95,9 @@ def run_pipeline(config_path: str, waves: list[str] | None = None, quiet: bool =
 
     defs = build_definitions(str(Path(config_path).resolve()))
     instance = DagsterInstance.get()
+    for run_id in mark_abandoned_runs(instance):
+        say(f"warning: run {run_id[:8]} was left unfinished by a killed process; marked failed")
+    materialised_now: set[str] = set()
     landed = monitor.landed_waves()
     if waves:
         unknown = [w for w in waves if w not in landed]
@@ -107,6 +131,7 @@ def run_pipeline(config_path: str, waves: list[str] | None = None, quiet: bool =
         failures = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
         materialised = [e.asset_key.path[-1] for e in result.all_events
                         if e.event_type == DagsterEventType.ASSET_MATERIALIZATION]
+        materialised_now.update(materialised)
         status = "ok" if result.success else ("blocked" if blocking and not failures else "failed")
         say(f"{label}: {status.upper() if status != 'ok' else status}; materialised {', '.join(materialised) or 'nothing'}"
             + (f"; checks not passed: {', '.join(checks_failed)}" if checks_failed else "")
@@ -131,9 +156,16 @@ def run_pipeline(config_path: str, waves: list[str] | None = None, quiet: bool =
     from socialquality.config import redact_url
 
     say(f"warehouse: {redact_url(monitor.settings.warehouse_url)}")
-    say(f"trend report: {reports / 'index.html'}")
-    say(f"Excel: {reports / 'rapport.xlsx'}")
-    say(f"audit page: {monitor.settings.path('audit') / 'index.html'}")
+    if "trend_report" in materialised_now:
+        say(f"trend report: {reports / 'index.html'}")
+        say(f"Excel: {reports / 'rapport.xlsx'}")
+    else:
+        say(f"trend report NOT rebuilt in this run: {reports / 'index.html'} (if present) is from an earlier run "
+            "and out of date", important=True)
+    if "audit_index" in materialised_now:
+        say(f"audit page: {monitor.settings.path('audit') / 'index.html'}")
+    else:
+        say(f"audit page NOT rebuilt in this run: {monitor.settings.path('audit') / 'index.html'}", important=True)
     if blocked_waves:
         say(f"waves blocked by data-quality rules (not published): {', '.join(blocked_waves)}")
     if failed_waves:
@@ -177,6 +209,11 @@ def main(argv: list[str] | None = None) -> int:
     release.add_argument("--by", required=True, help="who reviewed and released it")
     release.add_argument("--reason", required=True)
     release.add_argument("--config", default=os.environ.get("SOCIALQUALITY_CONFIG", DEFAULT_CONFIG))
+    accept = sub.add_parser("accept", help="accept a wave's delivery that was held for review (recorded)")
+    accept.add_argument("--wave", required=True)
+    accept.add_argument("--by", required=True, help="who reviewed and accepted it")
+    accept.add_argument("--reason", required=True)
+    accept.add_argument("--config", default=os.environ.get("SOCIALQUALITY_CONFIG", DEFAULT_CONFIG))
     why = sub.add_parser("why", help="why is respondent X of wave Y (not) in the figures?")
     why.add_argument("respondent_id", help="the respondent id as delivered by the fieldwork agency")
     why.add_argument("--wave", required=True)
@@ -201,6 +238,14 @@ def main(argv: list[str] | None = None) -> int:
 
             release_quarantined(Monitor.from_config(args.config).engine, args.quarantine_id, args.by, args.reason)
             print(f"quarantine record {args.quarantine_id} released by {args.by}; rerun the wave to include it")
+            return 0
+        if args.command == "accept":
+            from socialquality.monitor import Monitor
+            from socialquality.stages import accept_held_delivery
+
+            files = accept_held_delivery(Monitor.from_config(args.config), args.wave, args.by, args.reason)
+            print(f"held delivery of wave {args.wave} ({', '.join(files)}) accepted by {args.by}; "
+                  "run the wave again to load it")
             return 0
         if args.command == "why":
             from socialquality.audit import explain_respondent

@@ -195,26 +195,38 @@ def check_database(url: str) -> None:
     try:
         engine = create_engine(driver_url(url))
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
-        raise ConfigError(f"warehouse URL {redact_url(url)} is not a valid SQLAlchemy URL ({exc})") from None
+        raise ConfigError(f"warehouse URL {redact_url(url)} is not a valid SQLAlchemy URL ({_scrub(str(exc), url)})") from None
     except ImportError as exc:
-        raise ConfigError(f"warehouse URL {redact_url(url)} needs a database driver that is not installed ({exc})") from None
+        raise ConfigError(f"warehouse URL {redact_url(url)} needs a database driver that is not installed "
+                          f"({_scrub(str(exc), url)})") from None
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc).splitlines()[0]
-        raise ConfigError(f"cannot reach the warehouse at {redact_url(url)}: {reason}") from None
+        raise ConfigError(f"cannot reach the warehouse at {redact_url(url)}: {_scrub(reason, url)}") from None
     except SQLAlchemyError as exc:
-        raise ConfigError(f"cannot use the warehouse at {redact_url(url)}: {str(exc).splitlines()[0]}") from None
+        raise ConfigError(f"cannot use the warehouse at {redact_url(url)}: {_scrub(str(exc).splitlines()[0], url)}") from None
     finally:
         engine.dispose()
 
 
-def redact_url(url: str) -> str:
-    """Hide a password in a database URL before it goes into a message."""
-    from sqlalchemy.engine import make_url
+_PASSWORD = re.compile(r"(://[^:/@]*:)(.*)@")  # greedy: up to the last '@' (an unencoded '@' in a password)
 
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - a malformed URL is shown as given, without a password
-        return re.sub(r"(://[^:/@]*:).*@", r"\1***@", url)
+
+def redact_url(url: str) -> str:
+    """Hide a password in a database URL before it goes into a message. A password holding an
+    unencoded '@' is hidden whole (up to the last '@'), not cut at its first '@'."""
+    return _PASSWORD.sub(r"\1***@", url)
+
+
+def _scrub(message: str, url: str) -> str:
+    """A driver's error message without any piece of the URL's password."""
+    found = _PASSWORD.search(url)
+    if not found or not found.group(2):
+        return message
+    password = found.group(2)
+    for piece in sorted({password, *password.split("@"), *password.split(":")}, key=len, reverse=True):
+        if len(piece) >= 3:
+            message = message.replace(piece, "***")
+    return message

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -631,9 +633,9 @@ def ingest_feedback(m: Monitor, run_id: str) -> dict[str, Any]:
     districts = known_districts(m)
     intervention_ids = {code: label for code, label in codebook.items["interventie"].scale.codes.items()} \
         if "interventie" in codebook.items else {}
-    frames, log, set_aside, received, receipts = [], [], 0, 0, []
+    frames, log, set_aside, received, receipts, rejected = [], [], 0, 0, [], []
     for wave in codebook.wave_ids:
-        files = [f for f in wave_files(base, wave) if f.path.suffix.lower() in SUPPORTED]
+        files = [f for f in wave_files(base, wave) if f.path.suffix.lower() in SUPPORTED and f.problem is None]
         if not files:
             continue
         latest = files[-1]
@@ -641,9 +643,14 @@ def ingest_feedback(m: Monitor, run_id: str) -> dict[str, Any]:
         try:
             result = normalise_file(latest.path, codebook, wave, key)
         except InputFileError as error:
+            # one bad file stops neither the other years nor the reports: rejected with a receipt
+            # (on the audit page), and that year keeps the rows of its earlier file
+            public = _public_error(error, base)
             with m.engine.begin() as connection:
-                _record_receipt(connection, codebook.survey, latest, fmt, run_id, status="rejected", error=str(error))
-            raise
+                _record_receipt(connection, codebook.survey, latest, fmt, run_id, status="rejected", error=public)
+            rejected.append(wave)
+            log.append(f"REJECTED {latest.path.name}: {public}; the earlier rows of {wave} are kept")
+            continue
         frame = result.frame
         received += len(frame)
         receipts.append((latest, fmt, len(frame), result))
@@ -660,9 +667,14 @@ def ingest_feedback(m: Monitor, run_id: str) -> dict[str, Any]:
             "receipt_id": receipt_id, "district_code": frame["district_code"], "age_group": frame["age_group"],
             "contacts_change": frame["contacten_verandering"].map(CONTACT_CHANGE),
             "attribution": frame["toeschrijving"].map(ATTRIBUTION), "satisfaction": frame["tevredenheid"],
-            "comment": frame.get("toelichting"),
+            "comment": frame.get("toelichting"), "_new": True,
         }))
         log.append(f"{latest.path.name}: {len(frame)} rows")
+    if rejected:
+        earlier = read_table(m.engine, s.participant_feedback)
+        earlier = earlier[earlier["wave"].isin(rejected)] if not earlier.empty else earlier
+        if not earlier.empty:
+            frames.append(earlier)
     feedback = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     with m.engine.begin() as connection:  # receipts and rows in one transaction
         ids = [_record_receipt(connection, codebook.survey, landed, fmt, run_id, status="loaded", rows=rows,
@@ -670,10 +682,12 @@ def ingest_feedback(m: Monitor, run_id: str) -> dict[str, Any]:
                                dropped_columns=dumps(result.dropped_columns), label_mismatches="[]")
                for landed, fmt, rows, result in receipts]
         if not feedback.empty:
-            feedback["receipt_id"] = feedback["receipt_id"].map(dict(enumerate(ids)))
+            new = feedback["_new"].fillna(False).astype(bool) if "_new" in feedback else pd.Series(False, index=feedback.index)
+            feedback.loc[new, "receipt_id"] = feedback.loc[new, "receipt_id"].map(dict(enumerate(ids)))
+        feedback = feedback.drop(columns=["_new"], errors="ignore")
         replace_rows(connection, s.participant_feedback, feedback)
     return {"rows_received": received, "rows_stored": len(feedback), "rows_set_aside": set_aside,
-            "waves": len(frames), "log": log}
+            "waves": len(frames), "rejected_files": len(rejected), "log": log}
 
 
 # --- Effects --------------------------------------------------------------------------------------
@@ -918,6 +932,32 @@ def render_trend_report(m: Monitor, run_id: str) -> dict[str, Any]:
         event_study=pd.DataFrame(event_rows) if event_rows else None,
         intervention_sites=sites, intervention_info=info, effect_scale="points",
     )
-    outputs = render_report(inputs, settings.path("reports"))
-    return {"report": str(outputs.html_path), "excel": str(outputs.excel_path),
+    final = settings.path("reports")
+    staging = final.parent / f".{final.name}.new-{run_id[:8]}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        outputs = render_report(inputs, staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)  # a crash leaves the published report as it was
+        raise
+    swap_folder(staging, final)
+    return {"report": str(final / outputs.html_path.relative_to(staging)),
+            "excel": str(final / outputs.excel_path.relative_to(staging)),
             "figures": len(outputs.figure_paths), "district_pages": len(outputs.district_pages)}
+
+
+def swap_folder(new: Path, final: Path) -> None:
+    """Publish a fully written folder in place of `final`: two renames on the same file system,
+    so readers see the old report or the new one, never a mix of both."""
+    old = final.parent / f".{final.name}.old-{new.name.rsplit('-', 1)[-1]}"
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        os.replace(final, old)
+    try:
+        os.replace(new, final)
+    except OSError:
+        if old.exists() and not final.exists():
+            os.replace(old, final)  # put the published report back
+        raise
+    shutil.rmtree(old, ignore_errors=True)
