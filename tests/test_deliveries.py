@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -245,3 +246,20 @@ def test_a_redelivered_earlier_file_keeps_the_load_history(monitor, codebook, fr
     v1 = int(receipts(m, wave).set_index("checksum").loc[sha256_of(first), "id"])
     history = events[events["receipt_id"] == v1][["event", "run_id"]].values.tolist()
     assert history == [["loaded", "run-a"], ["superseded", "run-b"], ["loaded", "run-c"]]
+
+
+# ----------------------------------------------------------------------------- feedback
+def test_a_bad_feedback_file_is_rejected_and_reporting_goes_on(monitor):
+    m, _ = monitor
+    codebook = m.feedback_codebook
+    assert codebook is not None
+    wave = codebook.wave_ids[0]
+    folder = m.settings.path("feedback") / codebook.survey / wave
+    folder.mkdir(parents=True)
+    (folder / "terugkoppeling.csv").write_text("dit;is\ngeen;terugkoppeling\n", encoding="utf-8")
+    result = stages.ingest_feedback(m, "run-feedback")  # no exception: the city job goes on
+    assert result["rejected_files"] == 1
+    receipt = read_table(m.engine, s.file_receipts, survey=codebook.survey).iloc[0]
+    assert receipt["status"] == "rejected" and str(folder) not in receipt["error"]
+    page = Path(stages.render_audit_index(m, "run-feedback")["page"]).read_text(encoding="utf-8")
+    assert "terugkoppeling.csv" in page and "rejected" in page
