@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import ExitStack
 from pathlib import Path
 
 from dagster import ConfigurableResource
@@ -23,6 +24,28 @@ class MonitorResource(ConfigurableResource):
     config_path: str
 
     _monitor: Monitor | None = PrivateAttr(default=None)
+    _lock: ExitStack | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context) -> None:
+        """Every run holds the installation's writer lock (socialquality.runlock): a run the
+        daemon launches while `socialquality run` writes fails at once with one line. Within the
+        CLI's own process the lock is re-entrant."""
+        from socialquality.runlock import installation_lock
+
+        run = getattr(context, "dagster_run", None)
+        if run is None:  # a sensor or schedule evaluation only reads
+            return
+        monitor = self.get()
+        stack = ExitStack()
+        run_id = run.run_id
+        stack.enter_context(installation_lock(monitor.engine, monitor.settings.warehouse_url,
+                                              monitor.settings.path("dagster_home"), f"Dagster run {run_id[:8]}"))
+        self._lock = stack
+
+    def teardown_after_execution(self, context) -> None:
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     def get(self) -> Monitor:
         if self._monitor is None:

@@ -67,7 +67,9 @@ class Monitor:
         base = self.landing_dir()
         if not base.is_dir():
             return []
-        found = [p.name for p in base.iterdir() if p.is_dir() and any(f.is_file() for f in p.iterdir())]
+        # a symlinked wave folder counts (its ingest refuses it with a receipt) but is not listed
+        found = [p.name for p in base.iterdir()
+                 if p.is_symlink() or (p.is_dir() and any(f.is_file() or f.is_symlink() for f in p.iterdir()))]
         return [w for w in self.codebook.wave_ids if w in found]
 
     def unknown_wave_folders(self) -> list[str]:

@@ -453,6 +453,7 @@ def _read_csv(path: Path, strings: set[str], expected_delimiter: str | None) -> 
     def parse(dtype: dict[str, Any]) -> pd.DataFrame:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+            warnings.simplefilter("ignore", pd.errors.ParserWarning)  # long rows are checked by _short_rows
             return pd.read_csv(
                 io.BytesIO(data),
                 sep=delimiter,
@@ -516,6 +517,9 @@ def _short_rows(path: Path, data: bytes, encoding: str, delimiter: str, skip_lin
     if width <= 1:
         return {}
     counts, ends_with_newline = _field_counts(data, encoding, delimiter, skip_lines)
+    long = np.flatnonzero(counts > width)
+    if long.size:  # pandas drops the extra fields of a first data row silently: empty extras only
+        _check_long_rows(path, data, encoding, delimiter, skip_lines, width, set((long[:1000] + 1).tolist()))
     counts = counts[:n_rows]
     short = np.flatnonzero((counts > 0) & (counts < width))
     found = {int(i) + 1: int(counts[i]) for i in short}
@@ -527,6 +531,23 @@ def _short_rows(path: Path, data: bytes, encoding: str, delimiter: str, skip_lin
             path, f"the file ends in the middle of row {last} ({found[last]} of {width} fields, no line break "
                   "at the end): it looks cut off (an incomplete copy?); deliver the complete file", row=last)
     return found
+
+
+def _check_long_rows(path: Path, data: bytes, encoding: str, delimiter: str, skip_lines: int, width: int,
+                     rows: set[int]) -> None:
+    """A row longer than the header is fine when its extra fields are empty (a trailing
+    delimiter, as Excel writes it); otherwise the file is ragged and rejected."""
+    text = data.decode(encoding, errors="replace")
+    try:
+        for number, record in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter),
+                                        start=-skip_lines):
+            if number in rows and any(field.strip() for field in record[width:]):
+                raise InputFileError(path, f"ragged row: {len(record)} fields where the header has {width} "
+                                           f"(row {number}); a value may contain an unquoted delimiter", row=number)
+            if number > max(rows):
+                break
+    except csv.Error:
+        return
 
 
 def _csv_parse_error(path: Path, exc: Exception, n_columns: int) -> InputFileError:

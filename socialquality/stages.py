@@ -635,7 +635,15 @@ def ingest_feedback(m: Monitor, run_id: str) -> dict[str, Any]:
         if "interventie" in codebook.items else {}
     frames, log, set_aside, received, receipts, rejected = [], [], 0, 0, [], []
     for wave in codebook.wave_ids:
-        files = [f for f in wave_files(base, wave) if f.path.suffix.lower() in SUPPORTED and f.problem is None]
+        entries = wave_files(base, wave)
+        refused = [f for f in entries if f.problem is not None]
+        if refused:
+            with m.engine.begin() as connection:
+                for landed in refused:
+                    _record_receipt(connection, codebook.survey, landed, "unknown", run_id, status="rejected",
+                                    error=f"{landed.path.name}: {landed.problem}")
+                    log.append(f"REJECTED {landed.path.name}: {landed.problem}")
+        files = [f for f in entries if f.path.suffix.lower() in SUPPORTED and f.problem is None]
         if not files:
             continue
         latest = files[-1]

@@ -42,15 +42,18 @@ def _csv(frame, path, codebook) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def reconcile(m, wave: str, delivered_rows: int) -> dict[str, int]:
-    """received = clean + quarantined + rejected for one wave after validation (or rejection)."""
+def reconcile(m, wave: str, delivered_rows: int, rejected_rows: int = 0) -> dict[str, int]:
+    """received = clean + quarantined + rejected for one wave: every delivered row is a stored
+    respondent that validation judged clean or quarantined, or a row of a file that was rejected
+    (or held) as a whole and stored nothing."""
     people = read_table(m.engine, s.respondents, survey=SURVEY, wave=wave)
     counts = people["status"].value_counts().to_dict() if not people.empty else {}
+    assert counts.get("received", 0) == 0, "rows left unvalidated"
     clean = counts.get("clean", 0) + counts.get("released", 0)
     quarantined = counts.get("quarantined", 0)
-    rejected = delivered_rows - len(people)
-    assert delivered_rows == clean + quarantined + rejected
-    return {"received": delivered_rows, "clean": clean, "quarantined": quarantined, "rejected": rejected}
+    assert len(people) == clean + quarantined
+    assert delivered_rows == clean + quarantined + rejected_rows, (delivered_rows, clean, quarantined, rejected_rows)
+    return {"received": delivered_rows, "clean": clean, "quarantined": quarantined, "rejected": rejected_rows}
 
 
 # ----------------------------------------------------------------------------- partial deliveries
@@ -69,6 +72,8 @@ def test_a_cut_off_copy_is_rejected_and_the_complete_file_stays_loaded(monitor, 
     assert on_record.set_index("file_name")["status"].to_dict() == {"levering.csv": "loaded",
                                                                    "levering_kopie.csv": "rejected"}
     assert len(read_table(m.engine, s.respondents, survey=SURVEY, wave=wave)) == len(frames[wave])
+    stages.validate_wave(m, wave, "run-2")
+    reconcile(m, wave, len(frames[wave]))  # the loaded file; the cut copy: rejected, nothing stored
 
 
 def test_a_copy_cut_at_a_line_end_is_held_for_review(monitor, codebook, frames):
@@ -88,7 +93,11 @@ def test_a_copy_cut_at_a_line_end_is_held_for_review(monitor, codebook, frames):
     assert on_record.loc["levering.csv", "status"] == "loaded"  # the complete file stays published
     # a person accepts it: the next run loads it, and the history shows every step
     stages.accept_held_delivery(m, wave, "J. de Vries", "agency confirmed half the sample")
+    stages.validate_wave(m, wave, "run-2")
+    reconcile(m, wave, len(frames[wave]))  # while held: the complete file is what counts
     assert stages.ingest_wave(m, wave, "run-3")["status"] == "loaded"
+    stages.validate_wave(m, wave, "run-3")
+    reconcile(m, wave, len(lines) // 2 - 1)  # the accepted half (minus its header)
     events = read_table(m.engine, s.receipt_events, survey=SURVEY, wave=wave).sort_values("id")
     assert events["event"].tolist() == ["loaded", "held", "accepted", "superseded", "loaded"]
 
@@ -144,7 +153,7 @@ def test_a_multi_part_delivery_with_a_missing_part_is_an_explicit_error(monitor,
         stages.ingest_wave(m, wave, "run-gap")
     assert set(receipts(m, wave)["status"]) == {"rejected"}
     assert read_table(m.engine, s.respondents, survey=SURVEY, wave=wave).empty
-    reconcile(m, wave, 200)
+    reconcile(m, wave, 200, rejected_rows=200)
 
 
 def test_a_manifest_declares_the_rows_and_every_other_file_gets_a_receipt(monitor, codebook, frames):
@@ -166,6 +175,8 @@ def test_a_manifest_declares_the_rows_and_every_other_file_gets_a_receipt(monito
     assert result["rows"] == len(frame)
     status = receipts(m, wave).set_index("file_name")["status"].to_dict()
     assert status == {"oud.csv": "not_used", "a.csv": "loaded", "b.csv": "loaded"}
+    stages.validate_wave(m, wave, "run-manifest")
+    reconcile(m, wave, len(frame))
 
 
 # ----------------------------------------------------------------------------- symlinks

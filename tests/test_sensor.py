@@ -43,9 +43,10 @@ def setup(tmp_path):
 
 
 def evaluate(setup, cursor):
-    context = build_sensor_context(instance=setup["instance"], cursor=cursor,
-                                   resources={"monitor": MonitorResource(config_path=setup["config"])})
-    return landing_sensor(context)
+    # a context manager: the monitor resource has a set-up and tear-down (the run lock, taken by runs only)
+    with build_sensor_context(instance=setup["instance"], cursor=cursor,
+                              resources={"monitor": MonitorResource(config_path=setup["config"])}) as context:
+        return landing_sensor(context)
 
 
 def test_landing_sensor(setup):
