@@ -409,8 +409,18 @@ def _field_counts(data: bytes, encoding: str, delimiter: str, skip_lines: int) -
         ends = np.concatenate((newline, [len(raw)])).astype(np.int64)
         if len(starts) and starts[-1] >= len(raw):
             starts, ends = starts[:-1], ends[:-1]
-        cumulative = np.concatenate(([0], np.cumsum(raw == ord(delimiter), dtype=np.int64)))
-        counts = cumulative[ends] - cumulative[starts] + 1
+        if len(starts) == 0:
+            return np.zeros(0, dtype=np.int64), ends_with_newline
+        # per line: delimiters + 1, counted in blocks of ~8 MB (bounded memory on large files)
+        counts = np.empty(len(starts), dtype=np.int64)
+        code, block, i = ord(delimiter), 1 << 23, 0
+        while i < len(starts):
+            j = max(int(np.searchsorted(starts, starts[i] + block, side="left")), i + 1)
+            low, high = int(starts[i]), int(ends[j - 1])
+            running = np.zeros(high - low + 1, dtype=np.int32)
+            np.cumsum(raw[low:high] == code, dtype=np.int32, out=running[1:])
+            counts[i:j] = running[ends[i:j] - low] - running[starts[i:j] - low] + 1
+            i = j
         carriage = (ends > starts) & (raw[np.maximum(ends - 1, 0)] == 13)
         counts = np.where(ends - starts - carriage <= 0, 0, counts)
         return counts[1 + skip_lines:], ends_with_newline
@@ -445,6 +455,11 @@ def _read_csv(path: Path, strings: set[str], expected_delimiter: str | None) -> 
     _check_duplicate_headers(path, names)
     if len(lines) == 1:
         raise InputFileError(path, "no data rows: the file holds only a header")
+    # fields per record, counted before parsing (pandas pads short rows and may cut a long first row)
+    field_counts = _field_counts(data, encoding, delimiter, skip_lines) if len(names) > 1 else (np.zeros(0, "int64"), True)
+    long = np.flatnonzero(field_counts[0] > len(names))
+    if long.size:  # empty extra fields (a trailing delimiter) are fine; others make the file ragged
+        _check_long_rows(path, data, encoding, delimiter, skip_lines, len(names), set((long[:1000] + 1).tolist()))
     text_dtypes: dict[str, Any] = {raw: str for raw, name in zip(header_raw, names) if name.casefold() in strings}
     float_dtypes = {
         raw: "float64" for raw in _numeric_sample_columns(lines, delimiter, decimal, header_raw) if raw not in text_dtypes
@@ -481,6 +496,7 @@ def _read_csv(path: Path, strings: set[str], expected_delimiter: str | None) -> 
         raise _csv_parse_error(path, exc, len(names)) from None
     except (pd.errors.EmptyDataError, ValueError) as exc:
         raise InputFileError(path, f"not a readable CSV file: {exc}") from None
+    del data
     if frame.shape[1] != len(names):
         raise InputFileError(path, f"the header has {len(names)} columns but {frame.shape[1]} were read")
     unnamed = {_unnamed(i) for i, n in enumerate(names, start=1) if not n}
@@ -489,8 +505,7 @@ def _read_csv(path: Path, strings: set[str], expected_delimiter: str | None) -> 
     frame = _finish_frame(frame, strings)
     frame = _numbers_in_text_columns(frame, strings)
     row_numbers = np.arange(1, len(frame) + 1, dtype="int64")
-    short_rows = _short_rows(path, data, encoding, delimiter, skip_lines, len(names), len(frame))
-    del data
+    short_rows = _short_rows(path, field_counts, len(names), len(frame))
     frame, row_numbers, skipped = _drop_empty_rows(frame, row_numbers)
     return RawFile(
         frame=frame,
@@ -507,8 +522,7 @@ def _read_csv(path: Path, strings: set[str], expected_delimiter: str | None) -> 
     )
 
 
-def _short_rows(path: Path, data: bytes, encoding: str, delimiter: str, skip_lines: int, width: int,
-                n_rows: int) -> dict[int, int]:
+def _short_rows(path: Path, field_counts: tuple[np.ndarray, bool], width: int, n_rows: int) -> dict[int, int]:
     """{data-row number: fields} of rows with fewer fields than the header (pandas pads them).
 
     A file that ends without a line break in a short row was cut off (a half-finished copy): the
@@ -516,10 +530,7 @@ def _short_rows(path: Path, data: bytes, encoding: str, delimiter: str, skip_lin
     `Totaal;200` footer, a row an editor shortened) are returned: ingestion sets them aside."""
     if width <= 1:
         return {}
-    counts, ends_with_newline = _field_counts(data, encoding, delimiter, skip_lines)
-    long = np.flatnonzero(counts > width)
-    if long.size:  # pandas drops the extra fields of a first data row silently: empty extras only
-        _check_long_rows(path, data, encoding, delimiter, skip_lines, width, set((long[:1000] + 1).tolist()))
+    counts, ends_with_newline = field_counts
     counts = counts[:n_rows]
     short = np.flatnonzero((counts > 0) & (counts < width))
     found = {int(i) + 1: int(counts[i]) for i in short}
