@@ -1,4 +1,4 @@
-"""Which files of a wave folder make up the delivery to load (docs/data-contracts.md, section 0).
+"""Which files of a wave folder make up the delivery to load (docs/operations.md, section 3).
 
 A wave folder can hold several files: corrected versions of one delivery, a delivery in parts
 (`levering_deel1.csv`, `levering_deel2.csv`), and an optional delivery manifest. `plan_delivery`

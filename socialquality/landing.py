@@ -96,5 +96,10 @@ def landing_fingerprints(landing_dir: Path, waves: list[str]) -> dict[str, list[
     for wave in waves:
         files = wave_files(landing_dir, wave)
         if files:
-            result[wave] = sorted({f.checksum for f in files})
+            checksums = {f.checksum for f in files}
+            for name in MANIFEST_NAMES:  # a manifest landing after the files changes the delivery
+                manifest = landing_dir / wave / name
+                if manifest.is_file() and not manifest.is_symlink():
+                    checksums.add("manifest:" + sha256_of(manifest)[:55])
+            result[wave] = sorted(checksums)
     return result
