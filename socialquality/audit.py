@@ -68,7 +68,7 @@ def explain_respondent(monitor, delivered_id: str, wave: str) -> str:
 _ABSOLUTE_PATH = re.compile(r"(?<![\w.])/(?:[^\s/:'\"]+/)+([^\s/:'\"]+)")
 
 
-def _without_paths(text: str) -> str:
+def without_paths(text: str) -> str:
     """An error for the page: an absolute server path is shown as its last part (the file name)."""
     return _ABSOLUTE_PATH.sub(r"\1", str(text))
 
@@ -110,7 +110,7 @@ def render_audit_page(engine, out_dir: Path, title: str) -> Path:
         parts.append(f"<tr><td>{esc(row.survey)} {esc(row.wave)}</td><td>{esc(row.file_name)}</td>"
                      f"<td><code>{esc(row.checksum[:16])}…</code></td><td>{esc(str(row.received_at)[:19])}</td>"
                      f"<td>{'' if pd.isna(row.rows) else int(row.rows)}</td><td>{esc(row.status)}</td>"
-                     f"<td>{esc(_without_paths(row.error or ''))}</td></tr>")
+                     f"<td>{esc(without_paths(row.error or ''))}</td></tr>")
     parts.append("</table><h2>Validaties</h2><table><tr><th>Golf</th><th>Moment</th><th>Run</th><th>Suites</th>"
                  "<th>Ontvangen</th><th>Schoon</th><th>Apart gezet</th><th>Klopt</th><th>Geblokkeerd</th>"
                  "<th>Regels gefaald</th><th>Data Docs</th></tr>")

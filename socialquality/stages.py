@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,7 +154,9 @@ def _public_error(error: Exception, root: Path | None = None) -> str:
         text = text.replace(str(path), path.name)
     if root is not None:
         text = text.replace(str(root) + "/", "").replace(str(root), ".")
-    return re.sub(r"(?<![\w.])/(?:[^\s/:'\"]+/)+([^\s/:'\"]+)", r"\1", text)
+    from socialquality.audit import without_paths
+
+    return without_paths(text)
 
 
 def _note_unused(connection, survey: str, plan, run_id: str, known: pd.DataFrame) -> None:
