@@ -59,35 +59,41 @@ def _now() -> dt.datetime:
 # --- Reference data ----------------------------------------------------------------------------
 
 def load_population(m: Monitor) -> dict[str, Any]:
-    """Districts, population margins and register indicators from the CBS figures."""
-    from socialquality.population import district_population, population_margins, read_kwb, register_values
+    """Districts, population margins and register indicators: from the CBS KWB file or a plain
+    population table (socialquality.population_table); register indicators from the CBS file
+    (paths.register_figures, or the population file when it is the CBS file)."""
+    from socialquality.population import read_kwb, register_values
+    from socialquality.population_table import read_population
     from socialquality.report.maps import load_districts  # names come with the boundaries
 
     settings = m.settings
-    kwb = read_kwb(settings.path("population"))
-    year = _kwb_year(settings.path("population"))
-    districts = district_population(kwb, settings.municipality)
+    figures = read_population(settings.path("population"), settings.municipality,
+                              settings.extra.get("population_year"))
+    districts, margins, year = figures.districts, figures.margins, figures.year
     boundaries = settings.path("boundaries")
     names = {d.code: d.name for d in load_districts(boundaries)} if boundaries.is_file() else {}
     districts["district_name"] = [names.get(code) or name or code for code, name in
                                   zip(districts["district_code"], districts["district_name"])]
-    margins = population_margins(districts, year)
-    register = register_values(kwb, settings.municipality,
-                               [{"id": r.id, "cbs_field": r.cbs_field, "denominator_field": r.denominator_field}
-                                for r in m.catalogue.register], year)
+    specs = [{"id": r.id, "cbs_field": r.cbs_field, "denominator_field": r.denominator_field}
+             for r in m.catalogue.register]
+    kwb = figures.kwb
+    register_path = settings.paths.get("register_figures")
+    if register_path is not None:
+        kwb = read_kwb(register_path)
+    if specs and kwb is None:
+        raise SocialQualityError("the catalogue lists register indicators but the population file is not a CBS "
+                                 "KWB table: set paths.register_figures to the CBS Kerncijfers file, or remove "
+                                 "register_indicators from the catalogue")
+    register = register_values(kwb, settings.municipality, specs, year) if specs else pd.DataFrame(
+        columns=["district_code", "indicator_id", "value", "year", "source"])
     with m.engine.begin() as connection:
         replace_rows(connection, s.districts, districts.assign(municipality=settings.municipality, year=year))
         replace_rows(connection, s.population_margins, margins)
         replace_rows(connection, s.register_indicators, register)
     return {"districts": len(districts), "population": int(districts["population"].sum()), "year": year,
+            "format": figures.kind, "age_bands": ", ".join(
+                margins.loc[margins["variable"] == "age_group", "level"].drop_duplicates()),
             "register_indicators": len(register), "source": "Bron: CBS, CC BY 4.0"}
-
-
-def _kwb_year(path: Path) -> int:
-    import re
-
-    found = re.search(r"(20\d\d)", path.name)
-    return int(found.group(1)) if found else dt.date.today().year
 
 
 def known_districts(m: Monitor) -> set[str]:
@@ -97,7 +103,11 @@ def known_districts(m: Monitor) -> set[str]:
 def load_interventions(m: Monitor) -> dict[str, Any]:
     from socialquality.catalogue import load_register
 
-    register = load_register(m.settings.path("interventions"), m.catalogue, known_districts(m) or None)
+    districts = known_districts(m)
+    if not districts:
+        raise SocialQualityError("the population figures are not loaded (the population step failed or has not "
+                                 "run): the register's districts cannot be checked")
+    register = load_register(m.settings.path("interventions"), m.catalogue, districts)
     interventions = pd.DataFrame([{
         "intervention_id": i.id, "name": i.name, "kind": i.kind, "sphere": i.sphere, "mechanism": i.mechanism,
         "goal": i.goal, "target_age_min": i.age_min, "indicators": dumps(list(i.indicators))} for i in register])
@@ -164,6 +174,8 @@ def ingest_wave(m: Monitor, wave: str, run_id: str) -> dict[str, Any]:
     frame["respondent_pid"] = storable_pids(frame["respondent_pid"], frame["source_row"])
     # free-form codes longer than the column are cut for storage; the row is set aside anyway
     frame["district_code"] = frame["district_code"].str.slice(0, s.respondents.c.district_code.type.length)
+    for column in ("sex", "age_group"):  # an invalid code is kept (cut for storage) so the rules see it
+        frame[column] = frame[column].str.slice(0, getattr(s.respondents.c, column).type.length)
     items = [i.id for i in codebook.items.values() if i.type != "text"]
     texts = [i.id for i in codebook.items.values() if i.type == "text"]
     with m.engine.begin() as connection:
@@ -195,12 +207,19 @@ def ingest_wave(m: Monitor, wave: str, run_id: str) -> dict[str, Any]:
         log.append(f"unknown columns (not stored): {', '.join(result.unknown_columns)}")
     if result.dropped_columns:
         log.append(f"direct identifiers dropped (never stored): {', '.join(result.dropped_columns)}")
+    for problem in result.code_mismatches:
+        log.append(f"column {problem['column']!r}: value {problem['value']!r} in {problem['rows']} row(s) is not a "
+                   f"code of the codebook ({', '.join(problem['expected'])}); those rows are set aside by the "
+                   "quality rules")
     return {
         "status": "loaded", "file": latest.path.name, "checksum": latest.checksum, "format": fmt,
         "rows": len(frame), "encoding": result.encoding or "", "versions_on_record": len(files),
         "unknown_columns": ", ".join(result.unknown_columns) or "-",
         "dropped_identifier_columns": ", ".join(result.dropped_columns) or "-",
-        "label_mismatches": len(result.label_mismatches), "log": log,
+        "label_mismatches": len(result.label_mismatches),
+        "background_code_mismatches": "; ".join(f"{p['column']}={p['value']!r}: {p['rows']} rows"
+                                                for p in result.code_mismatches) or "-",
+        "log": log,
     }
 
 
@@ -337,6 +356,8 @@ def _require_usable(m: Monitor, wave: str) -> None:
     status = read_table(m.engine, s.wave_status, survey=m.codebook.survey, wave=wave)
     if status.empty:
         raise SocialQualityError(f"wave {wave} has not been validated; materialise validated_wave first")
+    if status["status"].iloc[0] == "failed":
+        raise SocialQualityError(f"wave {wave} failed in an earlier stage ({status['reason'].iloc[0]})")
     if status["status"].iloc[0] != "usable":
         raise SocialQualityError(f"wave {wave} is blocked by a data-quality rule ({status['reason'].iloc[0]}); "
                                  "its indicators are not computed")
@@ -385,15 +406,38 @@ def _weighted_wave(m: Monitor, wave: str):
     if cached is not None and cached[0] == fingerprint:
         return cached[1]
     margins = read_table(m.engine, s.population_margins)
+    if margins.empty:
+        raise SocialQualityError("no population figures in the warehouse: the population step did not complete")
+    codebook = m.codebook
+    survey_bands = None
+    if codebook.age_group_column and codebook.age_group_codes:
+        from socialquality.agebands import sorted_bands
+
+        survey_bands = sorted_bands(set(codebook.age_group_codes.values()))
     result = weight_wave(_scored_wave(m, wave), margins, trim_bounds=m.settings.trim_bounds,
-                         min_cell=m.settings.min_cell)
+                         min_cell=m.settings.min_cell, survey_bands=survey_bands)
     _WEIGHTED_CACHE.clear()  # one wave at a time: memory stays bounded
     _WEIGHTED_CACHE[key] = (fingerprint, result)
     return result
 
 
+def _mark_failed(m: Monitor, wave: str, stage: str, error: Exception, run_id: str) -> None:
+    """A stage after validation failed: the wave is no longer usable (never published half-done)."""
+    reason = f"{stage} failed: {str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__}"
+    with m.engine.begin() as connection:
+        set_wave_status(connection, m.codebook.survey, wave, "failed", reason[:500], run_id)
+
+
 def weight_wave_stage(m: Monitor, wave: str, run_id: str) -> StageReport:
     _require_usable(m, wave)
+    try:
+        return _weight_wave_stage(m, wave, run_id)
+    except Exception as error:
+        _mark_failed(m, wave, "weighting", error, run_id)
+        raise
+
+
+def _weight_wave_stage(m: Monitor, wave: str, run_id: str) -> StageReport:
     result = _weighted_wave(m, wave)
     diagnostics = result.diagnostics.assign(survey=m.codebook.survey, wave=wave)
     with m.engine.begin() as connection:
@@ -413,9 +457,17 @@ def weight_wave_stage(m: Monitor, wave: str, run_id: str) -> StageReport:
 
 
 def estimate_wave(m: Monitor, wave: str, run_id: str) -> dict[str, Any]:
+    _require_usable(m, wave)
+    try:
+        return _estimate_wave(m, wave, run_id)
+    except Exception as error:
+        _mark_failed(m, wave, "estimation", error, run_id)
+        raise
+
+
+def _estimate_wave(m: Monitor, wave: str, run_id: str) -> dict[str, Any]:
     from socialquality.indicators import estimate_indicators, indicator_covariances
 
-    _require_usable(m, wave)
     codebook, catalogue = m.codebook, m.catalogue
     if read_table(m.engine, s.weighting_diagnostics, survey=codebook.survey, wave=wave).empty:
         raise SocialQualityError(f"wave {wave} has no weights; materialise wave_weights first")

@@ -58,9 +58,9 @@ respondents = Table(
     Column("source_row", Integer, primary_key=True),  # a duplicate id keeps both rows on record
     Column("receipt_id", Integer, ForeignKey("file_receipts.id"), nullable=False),
     Column("district_code", String(16)),
-    Column("sex", String(1)),
+    Column("sex", String(16)),  # m | v | x, or an invalid code as delivered (quarantined)
     Column("age", Float),
-    Column("age_group", String(8)),
+    Column("age_group", String(16)),
     Column("duration_min", Float),
     Column("status", String(16), nullable=False),  # received | clean | quarantined | released
 )
@@ -348,7 +348,7 @@ participant_feedback = Table(
     Column("source_row", Integer, primary_key=True),
     Column("receipt_id", Integer, ForeignKey("file_receipts.id")),
     Column("district_code", String(16)),
-    Column("age_group", String(8)),
+    Column("age_group", String(16)),
     Column("contacts_change", String(16)),  # more | same | fewer
     Column("attribution", String(32)),
     Column("satisfaction", Float),
