@@ -17,8 +17,9 @@ installation folder (docs/new-municipality.md):
 An answers file (`--answers`) holds decisions made earlier (for the next wave, or a second
 department following the same path): `codebook:` is laid over the draft codebook (mappings are
 merged, lists replaced; `items:` is a mapping item id -> settings), `catalogue:` and
-`interventions:` name files to use instead of the drafts, `config:` is laid over the configuration.
-A question whose subject the answers settle is not asked again.
+`interventions:` name files to use instead of the drafts, `config:` is laid over the configuration,
+`confirmed:` lists the subjects of questions a person checked and left as drafted (e.g.
+`codebook.background`). A question whose subject the answers settle is not asked again.
 """
 
 from __future__ import annotations
@@ -210,9 +211,12 @@ def _answer_scale(values: pd.Series, labels: dict | None, user_missing: list | N
                 codes[code] = str(label)
         numbers = _numbers(values).dropna()
         unlabelled = sorted({_key(v) for v in numbers if _key(v) not in codes and _key(v) not in missing})
-        if unlabelled and len(codes) <= 2 and numbers.nunique() > 11:  # a 0-10 scale with labelled ends
-            low, high = float(numbers[~numbers.isin(list(missing))].min()), float(numbers[~numbers.isin(list(missing))].max())
-            return {"range": [low, high], "missing": missing}, None
+        answers = numbers[~numbers.isin(list(missing))]
+        if not codes or (unlabelled and len(codes) <= 2 and answers.nunique() > 5):  # a mark or ladder: labelled ends
+            low, high = float(answers.min()), float(answers.max())
+            spec = {"range": [low, high], "missing": missing} if missing else {"range": [low, high]}
+            return spec, (f"a numeric answer ({low:g} to {high:g} in this file): check the range the question "
+                          "allows and the missing codes")
         spec: dict[str, Any] = {"codes": codes}
         if missing:
             spec["missing"] = missing
@@ -251,6 +255,8 @@ def _merge(base: Any, overlay: Any) -> Any:
 
 
 def _answered(answers: dict, subject: str) -> bool:
+    if subject in (answers.get("confirmed") or []):
+        return True
     node: Any = answers
     for part in subject.split("."):
         if not isinstance(node, dict) or part not in node:
@@ -280,10 +286,10 @@ def draft_installation(wave_file: str | Path, population_file: str | Path, folde
         answers = yaml.safe_load(Path(answers_file).read_text(encoding="utf-8")) or {}
         if not isinstance(answers, dict):
             raise SocialQualityError(f"{answers_file}: expected a mapping (codebook:, catalogue:, interventions:, config:)")
-        unknown = sorted(set(answers) - {"codebook", "catalogue", "interventions", "config"})
+        unknown = sorted(set(answers) - {"codebook", "catalogue", "interventions", "config", "confirmed"})
         if unknown:
             raise SocialQualityError(f"{answers_file}: unknown key(s) {', '.join(unknown)}; "
-                                     "allowed: codebook, catalogue, interventions, config")
+                                     "allowed: codebook, catalogue, interventions, config, confirmed")
     raw = read_survey_file(wave_file)
     questions: list[Question] = []
 
@@ -341,8 +347,7 @@ def draft_installation(wave_file: str | Path, population_file: str | Path, folde
         column = by_role["age"]
         ages = _numbers(raw.frame[column])
         valid = ages[(ages >= 10) & (ages <= 110)]
-        codebook["age"] = {"column": column, "min": int(valid.min()) if not valid.empty else 16,
-                           "max": int(min(110, valid.max())) if not valid.empty else 105}
+        codebook["age"] = {"column": column, "min": int(valid.min()) if not valid.empty else 16, "max": 110}
     if "age_group" in by_role:
         column = by_role["age_group"]
         codes, missing, certain = _background_codes(raw.frame[column], raw.value_labels.get(column), "age_group")

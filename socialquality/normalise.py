@@ -66,13 +66,29 @@ def _key(value: object) -> str | None:
     return str(int(number)) if number.is_integer() else str(number)
 
 
+SEX_WORDS = {"man": "m", "mannelijk": "m", "male": "m", "vrouw": "v", "vrouwelijk": "v", "female": "v",
+             "anders": "x", "non-binair": "x"}
+
+
+def canonical_sex(value: str) -> str | None:
+    return SEX_WORDS.get(value)
+
+
+def canonical_band(value: str) -> str | None:
+    from socialquality.agebands import parse_band
+
+    band = parse_band(value)
+    return band.label if band else None
+
+
 def map_background_codes(values: pd.Series, codes: dict, missing: tuple = (),
-                         value_labels: dict | None = None) -> tuple[pd.Series, dict[str, int]]:
+                         value_labels: dict | None = None, canonical=None) -> tuple[pd.Series, dict[str, int]]:
     """Delivered background values -> the codebook's labels (e.g. sex `m`/`v`, band `18-34`).
 
     A value matches a code (`1`, `M`, `man`; numbers and text alike, case ignored), the label itself
-    (`m`, `65+`), or, for SPSS/Stata files, the file's value label of the delivered number (`1` labelled
-    "man" matches the code `man`). Declared missing codes and empty cells become NA. Any other value is
+    (`m`, `65+`), a common way of writing the label (`canonical`: sex `man`/`vrouw`, bands `18 - 34`,
+    `75 jaar en ouder`), or, for SPSS/Stata files, the file's value label of the delivered number (`1`
+    labelled "man" matches the code `man`). Declared missing codes and empty cells become NA. Any other value is
     kept as delivered text, so the quality rule `allowed_codes` sets the row aside with the value, and
     is returned in `problems` (value -> number of rows)."""
     lookup: dict[str, str] = {}
@@ -83,6 +99,14 @@ def map_background_codes(values: pd.Series, codes: dict, missing: tuple = (),
     missing_keys = {_key(m) for m in missing}
     file_labels = {_key(k): _key(v) for k, v in (value_labels or {}).items()}
     keys = values.map(_key)
+    if canonical is not None:  # written another common way: translate to the label's key
+        targets = set(codes.values())
+        for key in set(keys.dropna()) - set(lookup) - missing_keys:
+            for candidate in (key, file_labels.get(key)):
+                label = canonical(candidate) if candidate else None
+                if label in targets:
+                    lookup[key] = label
+                    break
     result = keys.map(lambda k: None if k is None or k in missing_keys else
                       lookup.get(k, lookup.get(file_labels.get(k), None) if k in file_labels else None))
     if file_labels:  # a labelled "missing" value (e.g. 9 = "geen antwoord") is declared by its code
@@ -90,7 +114,8 @@ def map_background_codes(values: pd.Series, codes: dict, missing: tuple = (),
     unknown = result.isna() & keys.notna() & ~keys.isin(missing_keys)
     if file_labels:
         unknown &= ~keys.map(lambda k: file_labels.get(k) in missing_keys if k else False)
-    raw_text = values.astype("string").str.strip()
+    raw_text = values.map(lambda v: _key(v) if isinstance(v, (int, float, np.number)) and not pd.isna(v)
+                          else (None if pd.isna(v) else str(v).strip())).astype("string")
     labels = pd.Series(result, index=values.index, dtype="string")
     labels = labels.where(~unknown, raw_text)
     problems = raw_text[unknown].value_counts().to_dict()
@@ -125,7 +150,8 @@ def normalise_frame(raw: RawFile, codebook: Codebook, wave: str, key: bytes) -> 
         if not column or column not in delivered:
             return pd.Series(pd.NA, index=out.index, dtype="string")
         labels, problems = map_background_codes(delivered[column], codes, missing,
-                                                raw.value_labels.get(_delivered_name(match, column)))
+                                                raw.value_labels.get(_delivered_name(match, column)),
+                                                canonical_sex if column == codebook.sex_column else canonical_band)
         for value, rows in problems.items():
             code_mismatches.append({"column": _delivered_name(match, column), "value": value, "rows": rows,
                                     "expected": sorted({str(k) for k in codes} | set(codes.values()))})
