@@ -175,7 +175,7 @@ def write_deliveries(folder: Path, *, per_wave: int = 1500, seed: int = 518) -> 
             if wave == "2023":  # invalid background codes and an identifier column
                 frame.loc[[3, 40], "Geslacht"] = "3"
                 frame.loc[77, "Geslacht"] = "x"
-                frame.loc[5, "LftKlasse"] = "12-17"
+                frame.loc[5, ["LftKlasse", "Leeftijd"]] = ["12-17", ""]  # no age in years: the band decides
                 frame["email"] = ""
                 frame.to_csv(path, sep=",", index=False, encoding="cp1252", lineterminator="\r\n")
             else:
