@@ -119,14 +119,15 @@ def _plain(frame: pd.DataFrame, path: Path, year: int | None) -> PopulationFigur
                                        "docs/new-municipality.md for the format", column=PLAIN_COLUMNS[role][0])
     if "age_group" not in found and "sex" not in found:
         raise InputFileError(path, "the population table needs a column leeftijd (age band) and/or geslacht (sex)")
-    data = pd.DataFrame({role: frame[column].astype(str).str.strip() for role, column in found.items()})
+    data = pd.DataFrame({role: frame[column].astype(object).where(frame[column].notna(), "").astype(str).str.strip()
+                         for role, column in found.items()})
     data["_row"] = range(2, len(data) + 2)  # row numbers as in a spreadsheet (header = row 1)
     data = data[data["district_code"].str.len() > 0]
     data["district_code"] = data["district_code"].str.upper()
     counts = pd.to_numeric(data["count"].str.replace(" ", "").str.replace(",", "."), errors="coerce")
     bad = data[counts.isna() | (counts < 0)]
     if not bad.empty:
-        raise InputFileError(path, f"column {found['count']!r}: {len(bad)} row(s) without a valid count, first at "
+        raise InputFileError(path, f"{len(bad)} row(s) without a valid count, first at "
                                    f"row {bad['_row'].iloc[0]} ({bad['count'].iloc[0]!r})", column=found["count"])
     data["count"] = counts
     band = data["age_group"] if "age_group" in data else pd.Series("", index=data.index)
@@ -136,7 +137,7 @@ def _plain(frame: pd.DataFrame, path: Path, year: int | None) -> PopulationFigur
     unknown_sex = data[sex.isna()]
     if not unknown_sex.empty:
         values = sorted(set(unknown_sex["sex"]))
-        raise InputFileError(path, f"column {found['sex']!r}: value(s) {values} are not a sex (m/v, man/vrouw or "
+        raise InputFileError(path, f"value(s) {values} are not a sex (m/v, man/vrouw or "
                                    f"empty for both) in {len(unknown_sex)} row(s), first at row "
                                    f"{unknown_sex['_row'].iloc[0]}", column=found["sex"])
     labels = sorted(set(band) - {""})
@@ -144,7 +145,7 @@ def _plain(frame: pd.DataFrame, path: Path, year: int | None) -> PopulationFigur
         bands = sorted_bands(labels)
     except ValueError as error:
         rows = data.loc[band.isin(labels), "_row"]
-        raise InputFileError(path, f"column {found.get('age_group', 'leeftijd')!r}: {error} "
+        raise InputFileError(path, f"{error} "
                                    f"(rows {rows.min()}-{rows.max()})", column=found.get("age_group")) from None
     canonical = {label: parse_band(label).label for label in labels}  # "75 en ouder" -> "75+"
     data["band"] = band.map(lambda v: canonical.get(v, ""))

@@ -773,7 +773,7 @@ def render_trend_report(m: Monitor, run_id: str) -> dict[str, Any]:
     codebook, catalogue, settings = m.codebook, m.catalogue, m.settings
     waves = [w for w in codebook.wave_ids if w in usable_waves(m.engine, codebook.survey)]
     if not waves:
-        raise SocialQualityError("no usable wave: nothing to report (see the audit page for blocked waves)")
+        raise SocialQualityError("no usable wave: nothing to report (see the audit page for blocked or failed waves)")
     districts = read_table(m.engine, s.districts)[["district_code", "district_name", "population"]]
     survey_catalogue = pd.DataFrame([{"indicator_id": i.id, "label": i.label, "unit": i.unit,
                                       "condition": i.condition, "direction": i.direction, "kind": "survey",
