@@ -128,3 +128,17 @@ def target_group_problem(age_min: float | None, age_max: float | None, bands: Se
     return (f"target group age {age_min if age_min is not None else ''}-{age_max if age_max is not None else ''} "
             f"cannot be formed from the age bands {', '.join(b.label for b in bands)}: band(s) "
             f"{', '.join(straddling)} lie partly inside it (age_min can be one of {possible_min})")
+
+
+def share_at_or_above(label: str, age_min: float) -> float:
+    """The share of a band's people aged `age_min` or older, with ages evenly spread within the band
+    (an open band `75+` counts wholly when it starts at or above `age_min`, else from 10 years wide)."""
+    band = parse_band(label)
+    if band is None:
+        return float("nan")
+    if band.low >= age_min:
+        return 1.0
+    high = band.high if not math.isinf(band.high) else band.low + 9
+    if high < age_min:
+        return 0.0
+    return (high - age_min + 1) / (high - band.low + 1)

@@ -167,35 +167,37 @@ def _band_share(values: pd.Series, labels: dict | None) -> float:
     return float(text.map(lambda v: parse_band(v) is not None).mean()) if not text.empty else 0.0
 
 
-def _background_codes(values: pd.Series, labels: dict | None, kind: str) -> tuple[dict, list, bool]:
-    """(codes, missing codes, certain) for sex (-> m/v/x) or age_group (-> band labels)."""
+def _background_codes(values: pd.Series, labels: dict | None, kind: str) -> tuple[dict, list, list]:
+    """(codes, missing codes, doubtful values) for sex (-> m/v/x) or age_group (-> band labels).
+
+    From value labels where the file has them, else from the values themselves. A value that is
+    neither a recognisable label nor a missing label, or that is rare (fewer than 5 rows and 0.5 %),
+    is left out of the codes (so that the quality rules set its rows aside) and returned as doubtful."""
     codes: dict = {}
     missing: list = []
-    if labels:
-        pairs = list(labels.items())
-    else:
-        pairs = [(v, v) for v in _distinct(values)]
-    certain = True
+    doubtful: list = []
+    present = values.dropna()
+    if present.dtype == object or str(present.dtype) in ("string", "str"):
+        present = present.astype(str).str.strip()
+        present = present[present != ""]
+    counts = present.map(_key).value_counts()
+    pairs = list(labels.items()) if labels else [(v, v) for v in counts.index]
     for code, label in pairs:
+        code = _key(code)
         text = " ".join(str(label).split()).casefold()
-        if kind == "sex":
-            target = SEX_LABELS.get(text, "?")
-        else:
-            band = parse_band(label)
-            target = band.label if band else "?"
+        target = SEX_LABELS.get(text, "?") if kind == "sex" else (parse_band(label).label if parse_band(label) else "?")
+        rows = int(counts.get(code, 0))
         if target is None or (target == "?" and MISSING_LABEL.search(text)):
-            missing.append(_key(code))
-        elif target == "?":
-            certain = False
-            if kind == "sex" and not labels and str(code) in ("1", "2"):
-                codes[_key(code)] = {"1": "m", "2": "v"}[str(code)]
-            elif isinstance(_key(code), int) and _key(code) >= 7 and not labels:
-                missing.append(_key(code))
-            else:
-                missing.append(_key(code))
+            missing.append(code)
+        elif target == "?" or (not labels and rows < 5 and rows < 0.005 * len(present)):
+            doubtful.append(f"{code!s} ({rows} rows)")
         else:
-            codes[_key(code)] = target
-    return codes, missing, certain
+            codes[code] = target
+    if kind == "sex" and not labels and not codes and set(counts.index) <= {1, 2, 9}:
+        codes = {1: "m", 2: "v"}  # the usual coding, to be confirmed
+        missing = [9] if 9 in counts.index else []
+        doubtful.append("no labels: 1 = m, 2 = v assumed")
+    return codes, missing, doubtful
 
 
 def _answer_scale(values: pd.Series, labels: dict | None, user_missing: list | None) -> tuple[dict, str | None]:
@@ -333,13 +335,13 @@ def draft_installation(wave_file: str | Path, population_file: str | Path, folde
                                "(respondent_id, district, sex, age / age_group, duration in the codebook)")
     if "sex" in by_role:
         column = by_role["sex"]
-        codes, missing, certain = _background_codes(raw.frame[column], raw.value_labels.get(column), "sex")
+        codes, missing, doubtful = _background_codes(raw.frame[column], raw.value_labels.get(column), "sex")
         codebook["sex"] = {"column": column, "codes": codes or {1: "m", 2: "v"}}
         if missing:
             codebook["sex"]["missing"] = missing
-        if not certain or not codes:
-            ask("codebook.sex", f"sex codes of column {column!r} could not all be read from labels: check "
-                                f"{codebook['sex']['codes']} (missing: {missing})")
+        if doubtful or not codes:
+            ask("codebook.sex", f"sex codes of column {column!r}: {codebook['sex']['codes']}, missing {missing}; "
+                                f"not recognised (rows will be set aside unless you add them): {', '.join(doubtful)}")
     else:
         ask("codebook.sex", "no sex column found: without it the weighting uses age only")
     ages = None
@@ -350,13 +352,14 @@ def draft_installation(wave_file: str | Path, population_file: str | Path, folde
         codebook["age"] = {"column": column, "min": int(valid.min()) if not valid.empty else 16, "max": 110}
     if "age_group" in by_role:
         column = by_role["age_group"]
-        codes, missing, certain = _background_codes(raw.frame[column], raw.value_labels.get(column), "age_group")
+        codes, missing, doubtful = _background_codes(raw.frame[column], raw.value_labels.get(column), "age_group")
         codebook["age_group"] = {"column": column, "codes": codes}
         if missing:
             codebook["age_group"]["missing"] = missing
-        if not certain:
-            ask("codebook.age_group", f"age band codes of column {column!r}: not every code is a band such as "
-                                      f"'18-34' or '75+'; check {codes} (missing: {missing})")
+        if doubtful:
+            ask("codebook.age_group", f"age band codes of column {column!r}: {codes}, missing {missing}; not "
+                                      f"recognised or rare (rows will be set aside unless you add them): "
+                                      f"{', '.join(doubtful)}")
     if "age" not in by_role and "age_group" not in by_role:
         ask("codebook.age", "no age column (years or bands) found: without it the weighting uses sex only and "
                             "no target group by age can be formed")

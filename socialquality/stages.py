@@ -745,8 +745,10 @@ def accountability_chain(m: Monitor) -> pd.DataFrame:
         intervention = interventions.get(record.intervention_id)
         age = margins[(margins["district_code"] == record.district_code) & (margins["variable"] == "age_group")]
         if intervention is not None and intervention.age_min is not None:
-            lower = {"15-24": 15, "25-44": 25, "45-64": 45, "65+": 65}
-            age = age[age["level"].map(lower) >= intervention.age_min]
+            from socialquality.agebands import share_at_or_above
+
+            # any bands: a band partly above age_min counts pro rata (ages evenly spread within it)
+            age = age.assign(count=age["count"] * age["level"].map(lambda b: share_at_or_above(b, intervention.age_min)))
         target = float(age["count"].sum()) if not age.empty else np.nan
         answers = feedback[(feedback["intervention_id"] == record.intervention_id)
                            & (feedback["district_code"] == record.district_code)

@@ -409,3 +409,35 @@ def test_check_lists_every_problem_at_once(tmp_path):
     assert any("paths.population" in p and "does not exist" in p for p in problems)
     assert any("at age" in p and "'groups'" in p for p in problems)
     assert any("(top level)" in p and "'extra_key'" in p for p in problems)
+
+
+# ------------------------------------------------------------------ init on a text delivery
+def test_init_from_a_csv_guesses_background_and_leaves_doubtful_codes_to_a_person(tmp_path):
+    from socialquality.installer import draft_installation
+
+    n = 400
+    rng = np.random.default_rng(9)
+    delivery = tmp_path / "levering 2024.csv"
+    frame = pd.DataFrame({"RespNr": [f"X{i}" for i in range(n)], "Wijk": rng.choice(["WK051802", "WK051803"], n),
+                          "Sekse": rng.choice(["man", "vrouw"], n), "Lft": rng.choice(["18-34", "35-54", "55+"], n),
+                          "Tevreden": rng.choice([1, 2, 3, 4, 5, 9], n), "E-mail": ""})
+    frame.loc[0, "Sekse"] = "3"
+    frame.to_csv(delivery, index=False)
+    population = tmp_path / "bevolking.csv"
+    population.write_text("wijkcode;leeftijd;aantal;jaar\nWK051802;18-34;100;2024\nWK051802;35-54;100;2024\n"
+                          "WK051802;55+;100;2024\nWK051803;18-34;100;2024\nWK051803;35-54;50;2024\n"
+                          "WK051803;55+;10;2024\n", encoding="utf-8")
+    result = draft_installation(delivery, population, tmp_path / "nieuwe_stad")
+    codebook = load_codebook(result.codebook)
+    assert codebook.respondent_id_column == "RespNr" and codebook.district_column == "Wijk"
+    assert codebook.sex_codes == {"man": "m", "vrouw": "v"}  # '3' is not made a code, nor missing
+    assert codebook.age_group_column == "Lft" and codebook.age_bands == sorted_bands(["18-34", "35-54", "55+"])
+    assert codebook.drop_columns == ("E-mail",) and codebook.wave_ids == ["2024"] and codebook.municipality == "GM0518"
+    subjects = {q.subject: q.text for q in result.questions}
+    assert "3 (1 rows)" in subjects["codebook.sex"]
+    assert "no value labels" in subjects["codebook.answer_scales.schaal1_tevreden"]
+    assert (tmp_path / "nieuwe_stad" / "landing" / "nieuwe_stad" / "2024" / delivery.name).is_file()
+    review = (tmp_path / "nieuwe_stad" / "REVIEW.md").read_text(encoding="utf-8")
+    assert review.count("- [ ] ") == len(result.questions)
+    with pytest.raises(SocialQualityError, match="is not empty"):
+        draft_installation(delivery, population, tmp_path / "nieuwe_stad")
