@@ -1,16 +1,20 @@
-"""Weighting a wave to the district population (CBS): base weights, collapse rules, raking.
+"""Weighting a wave to the district population: base weights, collapse rules, raking.
 
-Each district is a stratum of the sample. The base weight is N_d / n_d (population 15+ over
-respondents); the weights are then raked within each district to two separate margins, sex and
-age group, because CBS publishes them separately. Cells are collapsed before raking:
+Each district is a stratum of the sample. The base weight is N_d / n_d (the population the age
+margin covers, e.g. CBS 15+ or a municipality's 18+ table, over respondents); the weights are then
+raked within each district to two separate margins, sex and age band, because CBS publishes them
+separately (a joint table is used through its two margins). The age bands are those the survey
+and the population table have in common (`weighting_bands`, socialquality.agebands). Cells are
+collapsed before raking:
 
 * an age group with fewer than `min_cell` respondents in a district is merged with its
   neighbour (15-24 with 25-44, 65+ with 45-64, a middle group with its smaller neighbour),
   repeatedly, until every group has `min_cell` respondents or only one group is left;
 * a sex with fewer than `min_cell` respondents: the sex margin is dropped for that district
   (raked on age only);
-* respondents with a missing sex keep their base-weighted share of the district (their own
-  margin level), so the other levels' targets are scaled down to the same total.
+* respondents with a missing sex, or a missing age, keep their base-weighted share of the
+  district (their own margin level), so the other levels' targets are scaled down to the same
+  total (docs/methods.md, "Missing background").
 
 Raking is done over all districts at once with the margins `district x sex` and
 `district x age group`, so the variance of every estimate accounts for the calibration
