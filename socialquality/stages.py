@@ -488,9 +488,12 @@ def _estimate_wave(m: Monitor, wave: str, run_id: str) -> dict[str, Any]:
                      survey=codebook.survey, wave=wave)
         replace_rows(connection, s.indicator_covariances, covariances.assign(survey=codebook.survey),
                      survey=codebook.survey, wave=wave)
+    # an indicator without a single respondent (an item not asked, or an empty target group) is named
+    absent = [i.id for i in catalogue.indicators if i.id not in set(indicators["indicator_id"])]
     return {"rows": len(indicators), "indicators": int(indicators["indicator_id"].nunique()),
             "districts": int(indicators["district_code"].nunique()) - 1,
-            "suppressed": int(indicators["suppressed"].sum()), "lineage_id": int(lineage_id)}
+            "suppressed": int(indicators["suppressed"].sum()), "lineage_id": int(lineage_id),
+            "indicators_without_respondents": ", ".join(absent) or "-"}
 
 
 def compute_trends(m: Monitor, run_id: str) -> dict[str, Any]:
