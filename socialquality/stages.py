@@ -428,13 +428,18 @@ def _mark_failed(m: Monitor, wave: str, stage: str, error: Exception, run_id: st
         set_wave_status(connection, m.codebook.survey, wave, "failed", reason[:500], run_id)
 
 
-def weight_wave_stage(m: Monitor, wave: str, run_id: str) -> StageReport:
+def _after_validation(stage: str, run: Any, m: Monitor, wave: str, run_id: str) -> Any:
+    """Run a stage of a usable wave; when it fails the wave is marked failed, then the error goes on."""
     _require_usable(m, wave)
     try:
-        return _weight_wave_stage(m, wave, run_id)
+        return run(m, wave, run_id)
     except Exception as error:
-        _mark_failed(m, wave, "weighting", error, run_id)
+        _mark_failed(m, wave, stage, error, run_id)
         raise
+
+
+def weight_wave_stage(m: Monitor, wave: str, run_id: str) -> StageReport:
+    return _after_validation("weighting", _weight_wave_stage, m, wave, run_id)
 
 
 def _weight_wave_stage(m: Monitor, wave: str, run_id: str) -> StageReport:
@@ -457,12 +462,7 @@ def _weight_wave_stage(m: Monitor, wave: str, run_id: str) -> StageReport:
 
 
 def estimate_wave(m: Monitor, wave: str, run_id: str) -> dict[str, Any]:
-    _require_usable(m, wave)
-    try:
-        return _estimate_wave(m, wave, run_id)
-    except Exception as error:
-        _mark_failed(m, wave, "estimation", error, run_id)
-        raise
+    return _after_validation("estimation", _estimate_wave, m, wave, run_id)
 
 
 def _estimate_wave(m: Monitor, wave: str, run_id: str) -> dict[str, Any]:

@@ -104,30 +104,9 @@ def test_a_failed_weighting_stage_marks_the_wave_failed_and_the_run_fails(tmp_pa
     from pipelines.cli import main
     from socialquality.monitor import Monitor
     from socialquality.warehouse.store import usable_waves
-    from tests.test_new_questionnaire import CATALOGUE, CODEBOOK
-    from tests.support import write_config
+    from tests.test_new_questionnaire import files_only_installation
 
-    (tmp_path / "surveys" / "codebooks").mkdir(parents=True)
-    write(tmp_path / "surveys" / "codebooks" / "buurtpeiling.yaml", CODEBOOK)
-    write(tmp_path / "surveys" / "indicators.yaml", CATALOGUE)
-    write(tmp_path / "surveys" / "interventions.yaml", "version: 1\ninterventions: []\n")
-    (tmp_path / "expectations").mkdir()
-    landing = tmp_path / "landing" / "buurtpeiling" / "2024-voorjaar"
-    landing.mkdir(parents=True)
-    rng = np.random.default_rng(3)
-    n = 240
-    pd.DataFrame({"ID": [f"B{i}" for i in range(n)], "Wijk": rng.choice(["WK036300", "WK036301"], n),
-                  "Sekse": rng.choice([1, 2], n), "Lft": rng.integers(18, 90, n),
-                  "Tevreden_Buurt": rng.choice([1, 2, 3, 4, 5], n), "leven_nu": rng.integers(0, 11, n),
-                  "leven_later": rng.integers(0, 11, n)}).to_csv(landing / "levering.csv", sep=";", index=False)
-    config = write_config(tmp_path, landing=tmp_path / "landing", feedback=tmp_path / "feedback",
-                          survey="buurtpeiling", feedback_survey=None)
-    data = yaml.safe_load(config.read_text())
-    data["paths"].update(codebooks=str(tmp_path / "surveys" / "codebooks"),
-                         indicators=str(tmp_path / "surveys" / "indicators.yaml"),
-                         interventions=str(tmp_path / "surveys" / "interventions.yaml"),
-                         expectations=str(tmp_path / "expectations"))
-    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    config, _ = files_only_installation(tmp_path, n=240, seed=3)
 
     def broken(*args, **kwargs):
         raise ValueError("margin column '_rake_age' has 5 missing value(s); impute or drop them before raking")
