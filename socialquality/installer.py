@@ -272,67 +272,9 @@ def _guess_wave(path: Path) -> str:
     return found.group(1) if found else "1"
 
 
-def draft_installation(wave_file: str | Path, population_file: str | Path, folder: str | Path, *,
-                       survey: str | None = None, wave: str | None = None, municipality: str | None = None,
-                       boundaries: str | Path | None = None, register_figures: str | Path | None = None,
-                       answers_file: str | Path | None = None, force: bool = False) -> InitResult:
-    """Write a new installation folder; returns the paths and the open questions."""
-    from socialquality.population_table import read_population
-    from socialquality.readers import is_direct_identifier, read_survey_file
-
-    wave_file, population_file, folder = Path(wave_file), Path(population_file), Path(folder)
-    if folder.exists() and any(folder.iterdir()) and not force:
-        raise SocialQualityError(f"{folder} is not empty: choose a new folder (or --force to write into it)")
-    answers: dict = {}
-    if answers_file is not None:
-        answers = yaml.safe_load(Path(answers_file).read_text(encoding="utf-8")) or {}
-        if not isinstance(answers, dict):
-            raise SocialQualityError(f"{answers_file}: expected a mapping (codebook:, catalogue:, interventions:, config:)")
-        unknown = sorted(set(answers) - {"codebook", "catalogue", "interventions", "config", "confirmed"})
-        if unknown:
-            raise SocialQualityError(f"{answers_file}: unknown key(s) {', '.join(unknown)}; "
-                                     "allowed: codebook, catalogue, interventions, config, confirmed")
-    raw = read_survey_file(wave_file)
-    questions: list[Question] = []
-
-    def ask(subject: str, text: str) -> None:
-        if not _answered(answers, subject):
-            questions.append(Question(subject, text))
-
-    survey_id = _slug(survey or (answers.get("codebook") or {}).get("survey") or folder.name)
-    wave_id = str(wave or _guess_wave(wave_file))
-    identifiers = [c for c in raw.frame.columns if is_direct_identifier(c)]
-    roles = _guess_roles(raw, lambda c: c in identifiers)
-    by_role = {role: column for column, role in roles.items()}
-
-    codebook: dict[str, Any] = {"survey": survey_id, "title": f"Bewonersenquête {survey_id}", "version": 1}
-    # municipality: from the district codes (WK + 4 digits of the municipality + 2 of the district)
-    district_column = by_role.get("district")
-    codes_found = raw.frame[district_column].dropna().astype(str).str.strip().str.upper() if district_column else None
-    guessed_gm = None
-    if codes_found is not None and codes_found.str.match(DISTRICT_CODE).any():
-        prefixes = codes_found[codes_found.str.match(DISTRICT_CODE)].str[2:6].value_counts()
-        guessed_gm = "GM" + prefixes.index[0]
-    gm = municipality or (answers.get("config") or {}).get("municipality") or guessed_gm
-    if gm is None:
-        raise SocialQualityError("the municipality code cannot be guessed from the district codes: pass "
-                                 "--municipality GMxxxx")
-    if not municipality and not _answered(answers, "config.municipality"):
-        ask("config.municipality", f"municipality {gm} was read from the district codes: confirm it "
-                                   "(config/socialquality.yaml, `municipality`) and fill in `municipality_name`")
-    codebook["municipality"] = gm
-
-    if "respondent_id" not in by_role:
-        raise SocialQualityError(f"{wave_file.name}: no respondent id column found (a column whose values are all "
-                                 "different): name it in the answers file (codebook: respondent_id: {column: ...})")
-    if district_column is None:
-        raise SocialQualityError(f"{wave_file.name}: no district column found (values such as WK051801): name it "
-                                 "in the answers file (codebook: district: {column: ...})")
-    codebook["respondent_id"] = {"column": by_role["respondent_id"]}
-    codebook["district"] = {"column": district_column, "code_system": "cbs_wijk"}
-    guessed = ", ".join(f"{role} = {column!r}" for column, role in roles.items())
-    ask("codebook.background", f"background columns were guessed: {guessed}; check them "
-                               "(respondent_id, district, sex, age / age_group, duration in the codebook)")
+def _draft_background(raw, by_role: dict[str, str], ask) -> dict[str, Any]:
+    """Codebook entries for sex, age (years), age_group (bands), minimum_age and duration."""
+    codebook: dict[str, Any] = {}
     if "sex" in by_role:
         column = by_role["sex"]
         codes, missing, doubtful = _background_codes(raw.frame[column], raw.value_labels.get(column), "sex")
@@ -378,18 +320,16 @@ def draft_installation(wave_file: str | Path, population_file: str | Path, folde
         codebook["duration"] = {"column": column, "unit": unit}
         ask("codebook.duration", f"interview duration {column!r} read as {unit}: check the unit and set "
                                  "`speeder_below` (minutes) if speeders should be set aside")
-    if identifiers:
-        codebook["drop_columns"] = identifiers
-    codebook["waves"] = [{"id": wave_id}]
-    ask("codebook.waves", f"the file is wave {wave_id!r} (from its name): check the wave id and add the fieldwork "
-                          "dates (`fieldwork: {start: YYYY-MM-DD, end: YYYY-MM-DD}`); the effect estimates need them")
+    return codebook
 
-    # items and answer scales
+
+def _draft_items(raw, skip: set[str], ask) -> tuple[dict[str, dict], list[dict]]:
+    """Answer scales (identical label sets shared) and items from the remaining columns."""
     scales: dict[str, dict] = {}
     scale_keys: dict[str, str] = {}
     items: list[dict] = []
     for column in raw.frame.columns:
-        if column in roles or column in identifiers:
+        if column in skip:
             continue
         values = raw.frame[column]
         item_id = _slug(column)
@@ -416,6 +356,87 @@ def draft_installation(wave_file: str | Path, population_file: str | Path, folde
                 ask(f"codebook.answer_scales.{name}", f"answer scale {name} (first used by {item_id}): {question}")
         item["scale"] = scale_keys[key]
         items.append(item)
+    return scales, items
+
+
+def draft_installation(wave_file: str | Path, population_file: str | Path, folder: str | Path, *,
+                       survey: str | None = None, wave: str | None = None, municipality: str | None = None,
+                       boundaries: str | Path | None = None, register_figures: str | Path | None = None,
+                       answers_file: str | Path | None = None, force: bool = False) -> InitResult:
+    """Write a new installation folder; returns the paths and the open questions."""
+    from socialquality.population_table import read_population
+    from socialquality.readers import is_direct_identifier, read_survey_file
+
+    wave_file, population_file, folder = Path(wave_file), Path(population_file), Path(folder)
+    if folder.exists() and any(folder.iterdir()) and not force:
+        raise SocialQualityError(f"{folder} is not empty: choose a new folder (or --force to write into it)")
+    answers: dict = {}
+    if answers_file is not None:
+        answers = yaml.safe_load(Path(answers_file).read_text(encoding="utf-8")) or {}
+        if not isinstance(answers, dict):
+            raise SocialQualityError(f"{answers_file}: expected a mapping (codebook:, catalogue:, interventions:, config:)")
+        unknown = sorted(set(answers) - {"codebook", "catalogue", "interventions", "config", "confirmed"})
+        if unknown:
+            raise SocialQualityError(f"{answers_file}: unknown key(s) {', '.join(unknown)}; "
+                                     "allowed: codebook, catalogue, interventions, config, confirmed")
+    raw = read_survey_file(wave_file)
+    questions: list[Question] = []
+
+    def ask(subject: str, text: str) -> None:
+        if not _answered(answers, subject):
+            questions.append(Question(subject, text))
+
+    survey_id = _slug(survey or (answers.get("codebook") or {}).get("survey") or folder.name)
+    wave_id = str(wave or _guess_wave(wave_file))
+    identifiers = [c for c in raw.frame.columns if is_direct_identifier(c)]
+    roles = _guess_roles(raw, lambda c: c in identifiers)
+    overlay = answers.get("codebook") or {}
+    for role in ROLE_NAMES:  # a column named in the answers wins over the guess
+        named = (overlay.get(role) or {}).get("column") if isinstance(overlay.get(role), dict) else None
+        if named:
+            if named not in raw.frame.columns:
+                raise SocialQualityError(f"{answers_file}: codebook.{role}.column {named!r} is not a column of "
+                                         f"{wave_file.name}")
+            roles = {c: r for c, r in roles.items() if r != role and c != named}
+            roles[named] = role
+    by_role = {role: column for column, role in roles.items()}
+
+    codebook: dict[str, Any] = {"survey": survey_id, "title": f"Bewonersenquête {survey_id}", "version": 1}
+    # municipality: from the district codes (WK + 4 digits of the municipality + 2 of the district)
+    district_column = by_role.get("district")
+    codes_found = raw.frame[district_column].dropna().astype(str).str.strip().str.upper() if district_column else None
+    guessed_gm = None
+    if codes_found is not None and codes_found.str.match(DISTRICT_CODE).any():
+        prefixes = codes_found[codes_found.str.match(DISTRICT_CODE)].str[2:6].value_counts()
+        guessed_gm = "GM" + prefixes.index[0]
+    gm = municipality or (answers.get("config") or {}).get("municipality") or guessed_gm
+    if gm is None:
+        raise SocialQualityError("the municipality code cannot be guessed from the district codes: pass "
+                                 "--municipality GMxxxx")
+    if not municipality and not _answered(answers, "config.municipality"):
+        ask("config.municipality", f"municipality {gm} was read from the district codes: confirm it "
+                                   "(config/socialquality.yaml, `municipality`) and fill in `municipality_name`")
+    codebook["municipality"] = gm
+
+    if "respondent_id" not in by_role:
+        raise SocialQualityError(f"{wave_file.name}: no respondent id column found (a column whose values are all "
+                                 "different): name it in the answers file (codebook: respondent_id: {column: ...})")
+    if district_column is None:
+        raise SocialQualityError(f"{wave_file.name}: no district column found (values such as WK051801): name it "
+                                 "in the answers file (codebook: district: {column: ...})")
+    codebook["respondent_id"] = {"column": by_role["respondent_id"]}
+    codebook["district"] = {"column": district_column, "code_system": "cbs_wijk"}
+    guessed = ", ".join(f"{role} = {column!r}" for column, role in roles.items())
+    ask("codebook.background", f"background columns were guessed: {guessed}; check them "
+                               "(respondent_id, district, sex, age / age_group, duration in the codebook)")
+    codebook.update(_draft_background(raw, by_role, ask))
+    if identifiers:
+        codebook["drop_columns"] = identifiers
+    codebook["waves"] = [{"id": wave_id}]
+    ask("codebook.waves", f"the file is wave {wave_id!r} (from its name): check the wave id and add the fieldwork "
+                          "dates (`fieldwork: {start: YYYY-MM-DD, end: YYYY-MM-DD}`); the effect estimates need them")
+
+    scales, items = _draft_items(raw, set(roles) | set(identifiers), ask)
     if not items:
         raise SocialQualityError(f"{wave_file.name}: no question columns left after the background columns")
     codebook["answer_scales"] = scales
@@ -424,7 +445,6 @@ def draft_installation(wave_file: str | Path, population_file: str | Path, folde
                            "(`scales:` with a published method, or the generic `mean` / `sum` with reverse items, "
                            "min_valid and rescale): only a person who knows the questionnaire can say")
 
-    overlay = answers.get("codebook") or {}
     if overlay:
         item_overlay = overlay.get("items") or {}
         if not isinstance(item_overlay, dict):

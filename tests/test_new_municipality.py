@@ -420,3 +420,9 @@ def test_init_from_a_csv_guesses_background_and_leaves_doubtful_codes_to_a_perso
     assert review.count("- [ ] ") == len(result.questions)
     with pytest.raises(SocialQualityError, match="is not empty"):
         draft_installation(delivery, population, tmp_path / "nieuwe_stad")
+    # a column init cannot recognise is named once in the answers file; it is then no question
+    frame.assign(Jaren=rng.integers(18, 90, n)).to_csv(delivery, index=False)
+    assert "jaren" in load_codebook(draft_installation(delivery, population, tmp_path / "a").codebook).items
+    answers = write(tmp_path / "antwoorden.yaml", "codebook: {age: {column: Jaren, min: 18, max: 105}}\n")
+    codebook = load_codebook(draft_installation(delivery, population, tmp_path / "b", answers_file=answers).codebook)
+    assert codebook.age_column == "Jaren" and "jaren" not in codebook.items and codebook.age_max == 105
