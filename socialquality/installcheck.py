@@ -111,9 +111,15 @@ def check_installation(config_path: str | Path) -> list[Problem]:
         from socialquality.catalogue import load_register
 
         try:
-            load_register(register_path, catalogue, districts)
+            register = load_register(register_path, catalogue, districts)
         except SocialQualityError as exc:
             error(str(register_path), str(exc))
+        else:
+            undated = [w.id for w in codebook.waves if w.fieldwork_start is None]
+            if register and undated:
+                warning(str(settings.codebook_path), f"wave(s) {', '.join(undated)} have no fieldwork dates: which "
+                                                     "wave comes after an intervention's start is then guessed from "
+                                                     "the wave id (add `fieldwork: {start: ..., end: ...}`)")
 
     if catalogue is not None and catalogue.register:
         from socialquality.population import read_kwb

@@ -567,7 +567,8 @@ def ingest_feedback(m: Monitor, run_id: str) -> dict[str, Any]:
         frames.append(pd.DataFrame({
             "intervention_id": frame["interventie"].map(intervention_ids) if "interventie" in frame else None,
             "wave": wave, "participant_pid": frame["respondent_pid"], "source_row": frame["source_row"],
-            "receipt_id": receipt_id, "district_code": frame["district_code"], "age_group": frame["age_group"],
+            "receipt_id": receipt_id, "district_code": frame["district_code"],
+            "age_group": frame["age_group"].str.slice(0, s.participant_feedback.c.age_group.type.length),
             "contacts_change": frame["contacten_verandering"].map(CONTACT_CHANGE),
             "attribution": frame["toeschrijving"].map(ATTRIBUTION), "satisfaction": frame["tevredenheid"],
             "comment": frame.get("toelichting"),
