@@ -342,9 +342,26 @@ def _ensure_generated_suite(m: Monitor) -> bool:
 
 
 def _city_population_shares(m: Monitor) -> pd.DataFrame:
+    """City population shares by sex and by the codebook's age groups (for the composition rule).
+
+    The population's bands are brought onto the normalised `age_group` labels; when the population
+    cannot express them (coarser or other bands), age is left out of the comparison."""
+    from socialquality.agebands import common_bands, sorted_bands
+
     margins = read_table(m.engine, s.population_margins)
     if margins.empty:
         return margins
+    is_age = margins["variable"] == "age_group"
+    try:
+        labels = m.codebook.age_group_labels
+        survey = sorted_bands(labels)
+        mapping = common_bands(survey, sorted_bands(set(margins.loc[is_age, "level"])))
+    except ValueError:
+        mapping, labels = {}, []
+    if set(mapping.values()) == set(labels):
+        margins.loc[is_age, "level"] = margins.loc[is_age, "level"].map(mapping)
+    else:
+        margins = margins[~is_age]
     totals = margins.groupby(["variable", "level"], as_index=False)["count"].sum()
     totals["share"] = totals["count"] / totals.groupby("variable")["count"].transform("sum")
     return totals.rename(columns={"variable": "dimension", "level": "category"})[["dimension", "category", "share"]]
