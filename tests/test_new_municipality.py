@@ -426,3 +426,10 @@ def test_init_from_a_csv_guesses_background_and_leaves_doubtful_codes_to_a_perso
     answers = write(tmp_path / "antwoorden.yaml", "codebook: {age: {column: Jaren, min: 18, max: 105}}\n")
     codebook = load_codebook(draft_installation(delivery, population, tmp_path / "b", answers_file=answers).codebook)
     assert codebook.age_column == "Jaren" and "jaren" not in codebook.items and codebook.age_max == 105
+
+
+def test_reach_target_population_with_any_bands():
+    from socialquality.agebands import share_at_or_above
+
+    assert [share_at_or_above(b, 65) for b in ("15-24", "45-64", "65+")] == [0.0, 0.0, 1.0]  # CBS: as before
+    assert [share_at_or_above(b, 65) for b in ("35-54", "55-74", "75+")] == [0.0, 0.5, 1.0]  # 55-74: ages 65-74
