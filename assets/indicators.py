@@ -30,7 +30,11 @@ def wave_weights(context: AssetExecutionContext, monitor: MonitorResource):
        description="Per district and for the city: every catalogue indicator with SE, 95% interval, n, effective "
                    "n and suppression below the minimum number of respondents; with its lineage.")
 def wave_indicators(context: AssetExecutionContext, monitor: MonitorResource) -> MaterializeResult:
-    return MaterializeResult(metadata=stages.estimate_wave(monitor.get(), context.partition_key, context.run.run_id))
+    report = stages.estimate_wave(monitor.get(), context.partition_key, context.run.run_id)
+    if report.get("indicators_without_respondents", "-") != "-":
+        context.log.warning(f"no respondent for indicator(s) {report['indicators_without_respondents']} in wave "
+                            f"{context.partition_key} (item not asked, or nobody in the target group)")
+    return MaterializeResult(metadata=report)
 
 
 @asset(group_name="indicators", deps=[wave_indicators, population_figures], kinds={"python", "sql"},

@@ -15,8 +15,9 @@ def population_figures(context: AssetExecutionContext, monitor: MonitorResource)
     return MaterializeResult(metadata=report)
 
 
-@asset(group_name="ingest", kinds={"yaml", "sql"},
-       description="The intervention register (surveys/interventions.yaml), validated and stored.")
+@asset(group_name="ingest", kinds={"yaml", "sql"}, deps=[population_figures],
+       description="The intervention register (surveys/interventions.yaml), validated against the districts of "
+                   "the population figures and stored (not loaded when the population step failed).")
 def intervention_register(context: AssetExecutionContext, monitor: MonitorResource) -> MaterializeResult:
     return MaterializeResult(metadata=stages.load_interventions(monitor.get()))
 

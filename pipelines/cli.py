@@ -1,4 +1,4 @@
-"""Command line: `socialquality run|demo|release|accept|why|dagster-home`.
+"""Command line: `socialquality run|demo|init|check|release|accept|why|dagster-home`.
 
 `run` materialises the whole asset graph in-process through Dagster (runs are recorded in the
 Dagster instance under paths.dagster_home, so `make ui` shows them). Configuration problems stop
@@ -142,7 +142,8 @@ def _run_locked(monitor, config_path: str, waves: list[str] | None, quiet: bool,
             say(f"{label}: {failure.step_key} failed: {_error_of(failure)}", important=True)
         return status
 
-    if execute("reference_job", "reference data (CBS figures, intervention register)") != "ok":
+    if execute("reference_job", "reference data (population figures, intervention register)") != "ok":
+        say("FAILED: the reference data did not load; no wave was processed (see the error above)", important=True)
         return 1
     failed_waves, blocked_waves = [], []
     for wave in landed:
@@ -169,7 +170,13 @@ def _run_locked(monitor, config_path: str, waves: list[str] | None, quiet: bool,
     if blocked_waves:
         say(f"waves blocked by data-quality rules (not published): {', '.join(blocked_waves)}")
     if failed_waves:
-        say(f"waves that did not complete (earlier results kept): {', '.join(failed_waves)}")
+        say(f"FAILED: wave(s) {', '.join(failed_waves)} did not complete and are not in the report "
+            "(see the errors above; fix and run again)", important=True)
+    if not ok:
+        say("FAILED: the city-wide stages (trends, effects, report) did not all complete", important=True)
+    if ok and not failed_waves:
+        say("done: every stage completed" + (f" ({len(blocked_waves)} wave(s) blocked by data-quality rules)"
+                                            if blocked_waves else ""))
     return 0 if ok and not failed_waves else 1
 
 
@@ -190,6 +197,37 @@ def ensure_demo_city(config_path: str, quiet: bool = False) -> None:
         print(f"generating the demo city into {out_dir} ...", flush=True)
     # 9,000 respondents a wave (a mid-sized city's survey): the whole demo stays within ~3 minutes
     generate_demo_city(out_dir, respondents_per_wave=DEMO_RESPONDENTS_PER_WAVE)
+
+
+def init_installation(args) -> int:
+    from socialquality.installer import draft_installation
+
+    result = draft_installation(args.wave_file, args.population, args.out, survey=args.survey, wave=args.wave,
+                                municipality=args.municipality, boundaries=args.boundaries,
+                                register_figures=args.register_figures, answers_file=args.answers, force=args.force)
+    print(f"new installation in {result.folder}")
+    print(f"  configuration: {result.config}")
+    print(f"  codebook:      {result.codebook}")
+    if result.questions:
+        print(f"{len(result.questions)} decision(s) still need a person (also in {result.folder / 'REVIEW.md'}):")
+        for number, question in enumerate(result.questions, start=1):
+            print(f"  {number}. [{question.subject}] {question.text}")
+    else:
+        print("no open decisions")
+    print(f"next: socialquality check --config {result.config}")
+    return 0
+
+
+def check_installation(config_path: str) -> int:
+    from socialquality.installcheck import check_installation as run_checks
+
+    problems = run_checks(config_path)
+    errors = [p for p in problems if p.severity == "error"]
+    for problem in problems:
+        print(problem)
+    print(f"{len(errors)} error(s), {len(problems) - len(errors)} warning(s)"
+          + (": ready to run" if not errors else ": fix the errors, then check again"))
+    return 1 if errors else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -218,11 +256,28 @@ def main(argv: list[str] | None = None) -> int:
     why.add_argument("respondent_id", help="the respondent id as delivered by the fieldwork agency")
     why.add_argument("--wave", required=True)
     why.add_argument("--config", default=os.environ.get("SOCIALQUALITY_CONFIG", DEFAULT_CONFIG))
+    init = sub.add_parser("init", help="a new installation from a delivered wave and a population file")
+    init.add_argument("wave_file", help="a delivered wave: .sav/.zsav (value labels are used), .dta, .xlsx, .csv")
+    init.add_argument("--population", required=True, help="CBS Kerncijfers file or a plain population table")
+    init.add_argument("--out", required=True, help="the new installation folder")
+    init.add_argument("--survey", help="survey id (default: the folder name)")
+    init.add_argument("--wave", help="wave id of the file (default: the year in its name)")
+    init.add_argument("--municipality", help="CBS code GMxxxx (default: read from the district codes)")
+    init.add_argument("--boundaries", help="district boundaries (GeoJSON) for the maps")
+    init.add_argument("--register-figures", help="CBS Kerncijfers file for the register indicators")
+    init.add_argument("--answers", help="decisions made earlier (YAML: codebook, catalogue, interventions, config)")
+    init.add_argument("--force", action="store_true", help="write into a folder that is not empty")
+    check = sub.add_parser("check", help="validate a whole installation without running it; lists every problem")
+    check.add_argument("--config", default=os.environ.get("SOCIALQUALITY_CONFIG", DEFAULT_CONFIG))
     args = parser.parse_args(argv)
 
     try:
         if args.command == "run":
             return run_pipeline(args.config, args.wave, args.quiet)
+        if args.command == "init":
+            return init_installation(args)
+        if args.command == "check":
+            return check_installation(args.config)
         if args.command == "demo":
             ensure_demo_city(args.config, args.quiet)
             return run_pipeline(args.config, None, args.quiet)

@@ -99,6 +99,9 @@ def load_catalogue(path: str | Path, codebook: Codebook | None = None,
                 raise CodebookError(
                     path, f"source {indicator.source!r} is neither an item nor a derived scale column of "
                     f"{codebook.survey}", f"indicators/{index} ({indicator.id})")
+            problem = target_group_problem(indicator, codebook)
+            if problem:
+                raise CodebookError(path, problem, f"indicators/{index} ({indicator.id})")
     register = tuple(
         RegisterIndicator(id=s["id"], label=s["label"], unit=s.get("unit", "percent"), cbs_field=s["cbs_field"],
                           direction=s["direction"], condition=s["condition"],
@@ -111,6 +114,19 @@ def load_catalogue(path: str | Path, codebook: Codebook | None = None,
         conditions={**CONDITION_NAMES, **(raw.get("conditions") or {})},
         indicators=tuple(indicators), register=register, path=str(path),
     )
+
+
+def target_group_problem(indicator: Indicator, codebook: Codebook) -> str | None:
+    """Why the indicator's target group cannot be formed from what the survey delivers (None: it can)."""
+    from socialquality.agebands import target_group_problem as band_problem
+
+    if indicator.sex is not None and not codebook.sex_column:
+        return f"target group sex {indicator.sex!r} needs a sex column in codebook {codebook.survey}"
+    if indicator.age_min is None and indicator.age_max is None:
+        return None
+    if not codebook.age_column and not codebook.age_group_column:
+        return f"target group by age needs `age` or `age_group` in codebook {codebook.survey}"
+    return band_problem(indicator.age_min, indicator.age_max, codebook.age_bands)
 
 
 @dataclass(frozen=True)

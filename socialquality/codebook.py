@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -80,8 +81,46 @@ def validate_against_schema(document: Any, schema_name: str, path: str | Path) -
     if errors:
         error = jsonschema.exceptions.best_match(errors)
         location = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise CodebookError(path, error.message, location)
+        raise CodebookError(path, schema_message(error), location)
     return data
+
+
+def schema_problems(document: Any, schema_name: str) -> list[tuple[str, str]]:
+    """Every schema violation of a document as (location, message), for `socialquality check`."""
+    import jsonschema
+
+    data = _jsonable(document)
+    if not isinstance(data, dict):
+        return [("(top level)", "expected a mapping at the top level")]
+    validator = jsonschema.Draft202012Validator(load_schema(schema_name), format_checker=jsonschema.FormatChecker())
+    found = []
+    for error in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
+        if error.validator in ("oneOf", "anyOf") and error.context:
+            error = jsonschema.exceptions.best_match(error.context)
+        found.append(("/".join(str(p) for p in error.absolute_path) or "(top level)", schema_message(error)))
+    return found
+
+
+PATTERN_HINTS = {
+    "^[a-z][a-z0-9_]*$": "lower-case letters, digits and '_', starting with a letter (e.g. eenzaam_65plus)",
+    "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$": "letters, digits, '_', '-' and '.', starting with a letter or digit, "
+                                          "at most 64 characters (e.g. closure-cc)",
+    "^WK[0-9]{6}$": "a CBS district code: WK followed by six digits (e.g. WK051828)",
+    "^GM[0-9]{4}$": "a CBS municipality code: GM followed by four digits (e.g. GM0518)",
+}
+
+
+def schema_message(error: Any) -> str:
+    """A schema error in words a research department can act on."""
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = sorted((error.schema.get("properties") or {}).keys())
+        unknown = sorted(set(error.instance) - set(allowed))
+        if unknown and allowed:
+            return (f"unknown key(s) {', '.join(repr(k) for k in unknown)}: they would do nothing; "
+                    f"allowed here: {', '.join(allowed)}")
+    if error.validator == "pattern" and error.validator_value in PATTERN_HINTS:
+        return f"{error.instance!r} is not allowed here: write {PATTERN_HINTS[error.validator_value]}"
+    return error.message
 
 
 @dataclass(frozen=True)
@@ -149,6 +188,8 @@ class ScaleSpec:
     items: Any  # mapping of role -> item id, or a list of item ids (method-specific)
     codes: dict[str, Any] = field(default_factory=dict)
     min_valid: int | None = None
+    reverse: tuple[str, ...] = ()  # generic methods: items scored the other way round
+    rescale: tuple[float, float] | None = None  # generic methods: the score's range after rescaling
 
     def item_ids(self) -> list[str]:
         def flatten(value: Any) -> list[str]:
@@ -174,13 +215,13 @@ class Codebook:
     respondent_id_column: str
     district_column: str
     sex_column: str | None
-    sex_codes: dict[int, str]
-    sex_missing: tuple[int, ...]
+    sex_codes: dict[Any, str]  # delivered code (whole number or text) -> m | v | x
+    sex_missing: tuple[Any, ...]
     age_column: str | None
     age_min: float | None
     age_max: float | None
     age_group_column: str | None
-    age_group_codes: dict[int, str]
+    age_group_codes: dict[Any, str]  # delivered code (whole number or text) -> band label ("18-34", "75+")
     duration_column: str | None
     duration_unit: str
     speeder_below_min: float | None
@@ -192,6 +233,27 @@ class Codebook:
     grids: dict[str, tuple[str, ...]]
     scales: tuple[ScaleSpec, ...]
     intervention: str | None = None
+    age_group_missing: tuple[Any, ...] = ()
+
+    @property
+    def age_group_labels(self) -> list[str]:
+        """The band labels the normalised `age_group` column may hold (ordered by age)."""
+        from socialquality.agebands import sorted_bands
+
+        if self.age_group_column and self.age_group_codes:
+            return [b.label for b in sorted_bands(set(self.age_group_codes.values()))]
+        return list(AGE_GROUPS)
+
+    @property
+    def age_bands(self):
+        """The survey's age bands when ages are only known in bands (None: ages in years are delivered)."""
+        from socialquality.agebands import sorted_bands
+
+        if self.age_column:
+            return None
+        if self.age_group_column and self.age_group_codes:
+            return sorted_bands(set(self.age_group_codes.values()))
+        return None
 
     @property
     def wave_ids(self) -> list[str]:
@@ -239,6 +301,15 @@ def _int_keys(mapping: dict[Any, Any] | None, path: Path, where: str) -> dict[in
             result[int(key)] = value
         except (TypeError, ValueError):
             raise CodebookError(path, f"code {key!r} is not a whole number", where) from None
+    return result
+
+
+def _codes(mapping: dict[Any, Any] | None) -> dict[Any, Any]:
+    """Background codes as delivered: whole numbers stay numbers, anything else is text (`m`, `65+`)."""
+    result: dict[Any, Any] = {}
+    for key, value in (mapping or {}).items():
+        text = str(key).strip()
+        result[int(text) if re.fullmatch(r"-?\d+", text) else text] = value
     return result
 
 
@@ -343,10 +414,30 @@ def load_codebook(path: str | Path) -> Codebook:
             items=spec["items"],
             codes=dict(spec.get("codes") or {}),
             min_valid=spec.get("min_valid"),
+            reverse=tuple(spec.get("reverse") or ()),
+            rescale=tuple(float(v) for v in spec["rescale"]) if spec.get("rescale") else None,  # type: ignore[arg-type]
         )
         unknown = [i for i in scale_spec.item_ids() if i not in items]
         if unknown:
             raise CodebookError(path, f"scale names unknown items {unknown}", f"scales/{spec['id']}")
+        where = f"scales/{spec['id']}"
+        if scale_spec.method in ("mean", "sum"):
+            if not isinstance(spec["items"], list) or len(spec["items"]) < 1:
+                raise CodebookError(path, f"method {scale_spec.method} needs `items` as a list of item ids", where)
+            not_listed = [i for i in scale_spec.reverse if i not in spec["items"]]
+            if not_listed:
+                raise CodebookError(path, f"reverse names items that are not in the scale: {not_listed}", where)
+            no_scale = [i for i in spec["items"] if items[i].scale is None]
+            if no_scale:
+                raise CodebookError(path, f"items without an answer scale cannot be scored: {no_scale}", where)
+            if scale_spec.min_valid is not None and scale_spec.min_valid > len(spec["items"]):
+                raise CodebookError(path, f"min_valid {scale_spec.min_valid} is more than the "
+                                          f"{len(spec['items'])} items", where)
+            if scale_spec.rescale and scale_spec.rescale[0] >= scale_spec.rescale[1]:
+                raise CodebookError(path, "rescale must be [low, high]", where)
+        elif scale_spec.reverse or scale_spec.rescale:
+            raise CodebookError(path, f"reverse/rescale are settings of the generic methods mean and sum, "
+                                      f"not of {scale_spec.method}", where)
         scales.append(scale_spec)
 
     breaks = []
@@ -368,6 +459,16 @@ def load_codebook(path: str | Path) -> Codebook:
         if column.lower() in seen_columns:
             raise CodebookError(path, f"background column {column!r} is also an item name")
 
+    if age_group.get("codes"):
+        from socialquality.agebands import sorted_bands
+
+        try:
+            sorted_bands(set(age_group["codes"].values()))
+        except ValueError as error:
+            raise CodebookError(path, str(error), "age_group/codes") from None
+    if age.get("column") and age_group.get("column") and age.get("column") == age_group.get("column"):
+        raise CodebookError(path, "age and age_group name the same column", "age_group/column")
+
     return Codebook(
         survey=raw["survey"],
         title=raw["title"],
@@ -380,13 +481,14 @@ def load_codebook(path: str | Path) -> Codebook:
         respondent_id_column=raw["respondent_id"]["column"],
         district_column=raw["district"]["column"],
         sex_column=sex.get("column"),
-        sex_codes=_int_keys(sex.get("codes"), path, "sex/codes"),
-        sex_missing=tuple(sex.get("missing", [])),
+        sex_codes=_codes(sex.get("codes")),
+        sex_missing=tuple(_codes({m: None for m in sex.get("missing", [])})),
         age_column=age.get("column"),
         age_min=age.get("min"),
         age_max=age.get("max"),
         age_group_column=age_group.get("column"),
-        age_group_codes=_int_keys(age_group.get("codes"), path, "age_group/codes"),
+        age_group_codes=_codes(age_group.get("codes")),
+        age_group_missing=tuple(_codes({m: None for m in age_group.get("missing", [])})),
         duration_column=duration.get("column"),
         duration_unit=duration.get("unit", "minutes"),
         speeder_below_min=duration.get("speeder_below"),

@@ -32,6 +32,9 @@ PATH_KEYS = (
 # Inputs that must exist before a run; outputs are created.
 INPUT_PATHS = ("codebooks", "indicators", "interventions", "expectations", "population", "landing")
 OPTIONAL_INPUTS = ("boundaries", "feedback")
+# Paths that may be left out: the CBS KWB file for the register indicators when the population
+# comes from a plain table (docs/new-municipality.md).
+OPTIONAL_PATH_KEYS = ("register_figures",)
 TOP_KEYS = {
     "municipality",
     "municipality_name",
@@ -41,6 +44,7 @@ TOP_KEYS = {
     "paths",
     "warehouse_url",
     "weighting",
+    "population_year",
 }
 WEIGHTING_KEYS = {"trim_bounds", "min_cell"}
 ENV_PREFIX = "SOCIALQUALITY_"
@@ -116,9 +120,10 @@ def load_settings(
     raw_paths = raw.get("paths") or {}
     if not isinstance(raw_paths, dict):
         raise ConfigError(f"{config_path}: paths must be a mapping of name: location")
-    unknown = sorted(set(raw_paths) - set(PATH_KEYS))
+    unknown = sorted(set(raw_paths) - set(PATH_KEYS) - set(OPTIONAL_PATH_KEYS))
     if unknown:
-        raise ConfigError(f"{config_path}: unknown key(s) under paths: {', '.join(unknown)}; allowed: {', '.join(PATH_KEYS)}")
+        raise ConfigError(f"{config_path}: unknown key(s) under paths: {', '.join(unknown)}; "
+                          f"allowed: {', '.join(PATH_KEYS + OPTIONAL_PATH_KEYS)}")
     weighting = raw.get("weighting") or {}
     if not isinstance(weighting, dict):
         raise ConfigError(f"{config_path}: weighting must be a mapping (trim_bounds, min_cell)")
@@ -139,6 +144,16 @@ def load_settings(
             raise ConfigError(f"{config_path}: paths.{key} must be a file or folder name, got {value!r}")
         path = Path(value).expanduser()
         paths[key] = path if path.is_absolute() else (root / path)
+    for key in OPTIONAL_PATH_KEYS:
+        value = env.get(ENV_PREFIX + key.upper()) or raw_paths.get(key)
+        if value is not None:
+            if not isinstance(value, str):
+                raise ConfigError(f"{config_path}: paths.{key} must be a file name, got {value!r}")
+            path = Path(value).expanduser()
+            paths[key] = path if path.is_absolute() else (root / path)
+    population_year = raw.get("population_year")
+    if population_year is not None and not (isinstance(population_year, int) and 1900 < population_year < 2200):
+        raise ConfigError(f"{config_path}: population_year must be a year such as 2019, got {population_year!r}")
 
     url = env.get(ENV_PREFIX + "DATABASE_URL") or raw.get("warehouse_url")
     if not url:
@@ -166,6 +181,7 @@ def load_settings(
         paths=paths,
         trim_bounds=(float(bounds[0]), float(bounds[1])),
         min_cell=min_cell,
+        extra={"population_year": population_year} if population_year is not None else {},
     )
     if check_inputs:
         check_settings(settings)

@@ -30,13 +30,31 @@ def indicator_variable(scored: pd.DataFrame, indicator: Indicator) -> pd.Series:
     else:
         values = source.astype(float)
     in_group = pd.Series(True, index=scored.index)
-    if indicator.age_min is not None:
-        in_group &= scored["age"] >= indicator.age_min
-    if indicator.age_max is not None:
-        in_group &= scored["age"] <= indicator.age_max
+    if indicator.age_min is not None or indicator.age_max is not None:
+        in_group &= in_age_group(scored, indicator.age_min, indicator.age_max)
     if indicator.sex is not None:
         in_group &= scored["sex"] == indicator.sex
     return values.where(in_group.fillna(False).astype(bool))
+
+
+def in_age_group(scored: pd.DataFrame, age_min: float | None, age_max: float | None) -> pd.Series:
+    """Membership of a target group by age: from the age in years where known, else from the age band
+    (a band wholly inside the group counts, wholly outside does not). A respondent whose band lies
+    partly inside, or whose age is unknown, is left out of the domain (catalogue check: a target group
+    that the codebook's bands cannot form is an error, docs/codebook.md)."""
+    from socialquality.agebands import parse_band
+
+    age = pd.to_numeric(scored["age"], errors="coerce") if "age" in scored else pd.Series(np.nan, index=scored.index)
+    by_years = pd.Series(True, index=scored.index)
+    if age_min is not None:
+        by_years &= age >= age_min
+    if age_max is not None:
+        by_years &= age <= age_max
+    if "age_group" not in scored:
+        return by_years & age.notna()
+    bands = scored["age_group"].astype("object").map(parse_band)
+    by_band = bands.map(lambda b: b is not None and b.within(age_min, age_max))
+    return by_years.where(age.notna(), by_band).astype(bool)
 
 
 def add_indicator_variables(scored: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:

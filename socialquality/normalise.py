@@ -39,6 +39,7 @@ class NormalisedFile:
     # cells/rows not taken at face value, each kept with its delivered value for the quality stage:
     # source_row, rule_id (parseable_value | whole_number | allowed_codes | complete_row), column_name, value, message
     findings: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FINDING_COLUMNS))
+    code_mismatches: list[dict] = field(default_factory=list)  # background values that are no code: column, value, rows
 
 
 FINDING_COLUMNS = ["source_row", "rule_id", "column_name", "value", "message"]
@@ -73,6 +74,85 @@ def _numeric(values: pd.Series, column: str, unparseable: dict[str, int]) -> pd.
     return numbers.astype(float)
 
 
+def _key(value: object) -> str | None:
+    """A delivered code or codebook key compared as text: 1, 1.0 and "1" are the same; case is ignored."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return str(int(value)) if float(value).is_integer() else str(float(value))
+    text = " ".join(str(value).split()).casefold()
+    try:
+        number = float(text.replace(",", "."))
+    except ValueError:
+        return text or None
+    return str(int(number)) if number.is_integer() else str(number)
+
+
+SEX_WORDS = {"man": "m", "mannelijk": "m", "male": "m", "vrouw": "v", "vrouwelijk": "v", "female": "v",
+             "anders": "x", "non-binair": "x"}
+
+
+def canonical_sex(value: str) -> str | None:
+    return SEX_WORDS.get(value)
+
+
+def canonical_band(value: str) -> str | None:
+    from socialquality.agebands import parse_band
+
+    band = parse_band(value)
+    return band.label if band else None
+
+
+def map_background_codes(values: pd.Series, codes: dict, missing: tuple = (),
+                         value_labels: dict | None = None, canonical=None) -> tuple[pd.Series, dict[str, int]]:
+    """Delivered background values -> the codebook's labels (e.g. sex `m`/`v`, band `18-34`).
+
+    A value matches a code (`1`, `M`, `man`; numbers and text alike, case ignored), the label itself
+    (`m`, `65+`), a common way of writing the label (`canonical`: sex `man`/`vrouw`, bands `18 - 34`,
+    `75 jaar en ouder`), or, for SPSS/Stata files, the file's value label of the delivered number (`1`
+    labelled "man" matches the code `man`). Declared missing codes and empty cells become NA. Any other value is
+    kept as delivered text, so the quality rule `allowed_codes` sets the row aside with the value, and
+    is returned in `problems` (value -> number of rows)."""
+    lookup: dict[str, str] = {}
+    for label in codes.values():
+        lookup[_key(label)] = label
+    for code, label in codes.items():
+        lookup[_key(code)] = label
+    missing_keys = {_key(m) for m in missing}
+    file_labels = {_key(k): _key(v) for k, v in (value_labels or {}).items()}
+    keys = values.map(_key)
+    if canonical is not None:  # written another common way: translate to the label's key
+        targets = set(codes.values())
+        for key in set(keys.dropna()) - set(lookup) - missing_keys:
+            for candidate in (key, file_labels.get(key)):
+                label = canonical(candidate) if candidate else None
+                if label in targets:
+                    lookup[key] = label
+                    break
+    result = keys.map(lambda k: None if k is None or k in missing_keys else
+                      lookup.get(k, lookup.get(file_labels.get(k), None) if k in file_labels else None))
+    if file_labels:  # a labelled "missing" value (e.g. 9 = "geen antwoord") is declared by its code
+        result = result.where(~keys.map(lambda k: file_labels.get(k) in missing_keys if k else False), None)
+    unknown = result.isna() & keys.notna() & ~keys.isin(missing_keys)
+    if file_labels:
+        unknown &= ~keys.map(lambda k: file_labels.get(k) in missing_keys if k else False)
+    raw_text = values.map(lambda v: _key(v) if isinstance(v, (int, float, np.number)) and not pd.isna(v)
+                          else (None if pd.isna(v) else str(v).strip())).astype("string")
+    labels = pd.Series(result, index=values.index, dtype="string")
+    labels = labels.where(~unknown, raw_text)
+    problems = raw_text[unknown].value_counts().to_dict()
+    return labels, {str(k): int(v) for k, v in problems.items()}
+
+
+def _delivered_name(match, canonical: str) -> str:
+    for delivered, name in match.background_columns.items():
+        if name == canonical:
+            return delivered
+    return canonical
+
+
 def normalise_frame(raw: RawFile, codebook: Codebook, wave: str, key: bytes) -> NormalisedFile:
     """Map a read file onto the codebook's current coding for `wave`."""
     match = match_columns(list(raw.frame.columns), codebook, wave)
@@ -88,20 +168,37 @@ def normalise_frame(raw: RawFile, codebook: Codebook, wave: str, key: bytes) -> 
     out["wave"] = wave
     out["district_code"] = delivered[codebook.district_column].astype("string").str.strip().str.upper()
 
-    def coded(column: str | None, codes: dict[int, str]) -> pd.Series:
-        """A coded background column as labels (NA when not delivered or not a known code)."""
+    def coded(column: str | None, codes: dict, missing: tuple = ()) -> pd.Series:
+        """A coded background column as labels (NA when not delivered or declared missing); a value
+        that is no code is kept as delivered text so that the quality rules set the row aside."""
         if not column or column not in delivered:
             return pd.Series(pd.NA, index=out.index, dtype="string")
-        numbers = _numeric(delivered[column], column, unparseable)
-        return numbers.map({float(k): v for k, v in codes.items()}).astype("string")
+        labels, problems = map_background_codes(delivered[column], codes, missing,
+                                                raw.value_labels.get(_delivered_name(match, column)),
+                                                canonical_sex if column == codebook.sex_column else canonical_band)
+        for value, rows in problems.items():
+            code_mismatches.append({"column": _delivered_name(match, column), "value": value, "rows": rows,
+                                    "expected": sorted({str(k) for k in codes} | set(codes.values()))})
+        return labels
 
-    out["sex"] = coded(codebook.sex_column, codebook.sex_codes)
+    code_mismatches: list[dict] = []
+    out["sex"] = coded(codebook.sex_column, codebook.sex_codes, codebook.sex_missing)
     if codebook.age_column and codebook.age_column in delivered:
         out["age"] = _numeric(delivered[codebook.age_column], codebook.age_column, unparseable)
-        out["age_group"] = out["age"].map(age_group_of).astype("string")
+        from_years = out["age"].map(age_group_of).astype("string")
+        if codebook.age_group_column:  # both delivered: the codebook's bands; the band column where age is blank
+            from socialquality.agebands import sorted_bands
+
+            bands_of = sorted_bands(set(codebook.age_group_codes.values()))
+            from_years = out["age"].map(lambda a: next((b.label for b in bands_of if b.contains(a)), None)
+                                        if a == a else None).astype("string")
+            bands = coded(codebook.age_group_column, codebook.age_group_codes, codebook.age_group_missing)
+            out["age_group"] = bands.where(out["age"].isna(), from_years)
+        else:
+            out["age_group"] = from_years
     else:
         out["age"] = np.nan
-        out["age_group"] = coded(codebook.age_group_column, codebook.age_group_codes)
+        out["age_group"] = coded(codebook.age_group_column, codebook.age_group_codes, codebook.age_group_missing)
     if codebook.duration_column and codebook.duration_column in delivered:
         duration = _numeric(delivered[codebook.duration_column], codebook.duration_column, unparseable)
         out["duration_min"] = duration / 60.0 if codebook.duration_unit == "seconds" else duration
@@ -136,7 +233,8 @@ def normalise_frame(raw: RawFile, codebook: Codebook, wave: str, key: bytes) -> 
     mismatches = [asdict(m) for m in check_value_labels(raw, codebook, wave)] if raw.value_labels else []
     return NormalisedFile(frame=out, raw_format=raw.format, encoding=raw.encoding, delimiter=raw.delimiter,
                           unknown_columns=list(match.unknown), dropped_columns=list(match.dropped),
-                          label_mismatches=mismatches, unparseable=unparseable, findings=findings)
+                          label_mismatches=mismatches, unparseable=unparseable, findings=findings,
+                          code_mismatches=code_mismatches)
 
 
 def _ingest_findings(raw: RawFile, codebook: Codebook, delivered: pd.DataFrame, out: pd.DataFrame) -> pd.DataFrame:

@@ -397,7 +397,71 @@ SCALE_COLUMNS: dict[str, tuple[str, ...]] = {
     "cantril": ("now", "future", "category", "thriving", "suffering"),
     "pearlin_mastery": ("total", "low"),
     "digital_skills": ("level", "basic_or_above", "above_basic"),
+    "mean": ("score", "n_valid"),
+    "sum": ("score", "n_valid"),
 }
+
+
+def generic_scale(columns: Sequence[Column], bounds: Sequence[tuple[float, float]], reverse: Sequence[bool], *,
+                  method: str = "mean", min_valid: int | None = None,
+                  rescale: tuple[float, float] | None = None, valid: Sequence[Sequence[float] | None] = ()
+                  ) -> pd.DataFrame:
+    """A municipality's own scale: the mean or sum of items (columns `score`, `n_valid`).
+
+    Each item's answer is first made to run the same way: a reverse item's value x becomes
+    low + high - x (low/high = its answer scale's lowest and highest code). A value that is not a
+    valid code (`valid`, per item: allowed codes; None = any value within the bounds) counts as missing.
+    mean: the mean of the valid items. sum: the sum of the valid items, prorated to all items
+    (sum x k / valid) when some are missing, so that a missing item does not lower the score.
+    Missing when fewer than `min_valid` items are valid (default: all items). rescale [a, b]: the
+    score's possible range (for mean: the items' common range; for sum: k times it) is mapped
+    linearly onto [a, b], e.g. a 1-5 agree scale onto 0-10."""
+    n, index = _length_and_index(columns)
+    k = len(columns)
+    if k == 0:
+        raise ValueError("a scale needs at least one item")
+    values = np.full((n, k), np.nan)
+    lows, highs = [], []
+    for j, (column, (low, high), rev) in enumerate(zip(columns, bounds, reverse)):
+        x = _as_float(column, n)
+        allowed = valid[j] if j < len(valid) else None
+        x = _valid_codes(x, allowed) if allowed is not None else np.where((x >= low) & (x <= high), x, np.nan)
+        values[:, j] = (low + high - x) if rev else x
+        lows.append(low)
+        highs.append(high)
+    n_valid = np.sum(~np.isnan(values), axis=1).astype("float64")
+    need = k if min_valid is None else min_valid
+    enough = n_valid >= need
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.nansum(values, axis=1) / n_valid
+    if method == "mean":
+        score = mean
+        low, high = float(np.mean(lows)), float(np.mean(highs))
+    elif method == "sum":
+        score = mean * k
+        low, high = float(np.sum(lows)), float(np.sum(highs))
+    else:
+        raise ValueError(f"unknown generic method {method!r} (mean or sum)")
+    if rescale is not None:
+        if high == low:
+            raise ValueError("cannot rescale: the items' answer range is a single value")
+        score = rescale[0] + (score - low) * (rescale[1] - rescale[0]) / (high - low)
+    score = np.where(enough, score, np.nan)
+    return pd.DataFrame({"score": score, "n_valid": n_valid}, index=index)
+
+
+def _score_generic(s: "_Spec") -> pd.DataFrame:
+    ids = [s.spec.items] if isinstance(s.spec.items, str) else list(s.spec.items)
+    bounds, reverse, valid = [], [], []
+    for item_id in ids:
+        item = s.codebook.items[item_id]
+        if item.scale is None:
+            raise s.fail(f"item {item_id} has no answer scale")
+        bounds.append(item.scale.bounds)
+        reverse.append(item_id in s.spec.reverse or item.reverse)
+        valid.append(None if item.scale.value_range is not None else sorted(float(c) for c in item.scale.codes))
+    return s.call(generic_scale, s.columns(ids), bounds, reverse, method=s.spec.method,
+                  min_valid=s.spec.min_valid, rescale=s.spec.rescale, valid=valid)
 
 
 def scale_columns(spec: ScaleSpec) -> list[str]:
@@ -522,6 +586,8 @@ SCORERS: dict[str, Callable[[_Spec], pd.DataFrame]] = {
     "cantril": _score_cantril,
     "pearlin_mastery": _score_pearlin,
     "digital_skills": _score_digital,
+    "mean": _score_generic,
+    "sum": _score_generic,
 }
 
 

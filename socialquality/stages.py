@@ -61,35 +61,41 @@ def _now() -> dt.datetime:
 # --- Reference data ----------------------------------------------------------------------------
 
 def load_population(m: Monitor) -> dict[str, Any]:
-    """Districts, population margins and register indicators from the CBS figures."""
-    from socialquality.population import district_population, population_margins, read_kwb, register_values
+    """Districts, population margins and register indicators: from the CBS KWB file or a plain
+    population table (socialquality.population_table); register indicators from the CBS file
+    (paths.register_figures, or the population file when it is the CBS file)."""
+    from socialquality.population import read_kwb, register_values
+    from socialquality.population_table import read_population
     from socialquality.report.maps import load_districts  # names come with the boundaries
 
     settings = m.settings
-    kwb = read_kwb(settings.path("population"))
-    year = _kwb_year(settings.path("population"))
-    districts = district_population(kwb, settings.municipality)
+    figures = read_population(settings.path("population"), settings.municipality,
+                              settings.extra.get("population_year"))
+    districts, margins, year = figures.districts, figures.margins, figures.year
     boundaries = settings.path("boundaries")
     names = {d.code: d.name for d in load_districts(boundaries)} if boundaries.is_file() else {}
     districts["district_name"] = [names.get(code) or name or code for code, name in
                                   zip(districts["district_code"], districts["district_name"])]
-    margins = population_margins(districts, year)
-    register = register_values(kwb, settings.municipality,
-                               [{"id": r.id, "cbs_field": r.cbs_field, "denominator_field": r.denominator_field}
-                                for r in m.catalogue.register], year)
+    specs = [{"id": r.id, "cbs_field": r.cbs_field, "denominator_field": r.denominator_field}
+             for r in m.catalogue.register]
+    kwb = figures.kwb
+    register_path = settings.paths.get("register_figures")
+    if register_path is not None:
+        kwb = read_kwb(register_path)
+    if specs and kwb is None:
+        raise SocialQualityError("the catalogue lists register indicators but the population file is not a CBS "
+                                 "KWB table: set paths.register_figures to the CBS Kerncijfers file, or remove "
+                                 "register_indicators from the catalogue")
+    register = register_values(kwb, settings.municipality, specs, year) if specs else pd.DataFrame(
+        columns=["district_code", "indicator_id", "value", "year", "source"])
     with m.engine.begin() as connection:
         replace_rows(connection, s.districts, districts.assign(municipality=settings.municipality, year=year))
         replace_rows(connection, s.population_margins, margins)
         replace_rows(connection, s.register_indicators, register)
     return {"districts": len(districts), "population": int(districts["population"].sum()), "year": year,
+            "format": figures.kind, "age_bands": ", ".join(
+                margins.loc[margins["variable"] == "age_group", "level"].drop_duplicates()),
             "register_indicators": len(register), "source": "Bron: CBS, CC BY 4.0"}
-
-
-def _kwb_year(path: Path) -> int:
-    import re
-
-    found = re.search(r"(20\d\d)", path.name)
-    return int(found.group(1)) if found else dt.date.today().year
 
 
 def known_districts(m: Monitor) -> set[str]:
@@ -99,7 +105,11 @@ def known_districts(m: Monitor) -> set[str]:
 def load_interventions(m: Monitor) -> dict[str, Any]:
     from socialquality.catalogue import load_register
 
-    register = load_register(m.settings.path("interventions"), m.catalogue, known_districts(m) or None)
+    districts = known_districts(m)
+    if not districts:
+        raise SocialQualityError("the population figures are not loaded (the population step failed or has not "
+                                 "run): the register's districts cannot be checked")
+    register = load_register(m.settings.path("interventions"), m.catalogue, districts)
     interventions = pd.DataFrame([{
         "intervention_id": i.id, "name": i.name, "kind": i.kind, "sphere": i.sphere, "mechanism": i.mechanism,
         "goal": i.goal, "target_age_min": i.age_min, "indicators": dumps(list(i.indicators))} for i in register])
@@ -259,7 +269,8 @@ def ingest_wave(m: Monitor, wave: str, run_id: str) -> dict[str, Any]:
                                                          "same row number in two parts of the delivery")
     # free-form codes longer than the column are cut for storage; the row is set aside anyway
     frame["district_code"] = frame["district_code"].str.slice(0, s.respondents.c.district_code.type.length)
-    frame["sex"] = frame["sex"].str.slice(0, s.respondents.c.sex.type.length)
+    for column in ("sex", "age_group"):  # an invalid code is kept (cut for storage) so the rules see it
+        frame[column] = frame[column].str.slice(0, getattr(s.respondents.c, column).type.length)
     items = [i.id for i in codebook.items.values() if i.type != "text"]
     texts = [i.id for i in codebook.items.values() if i.type == "text"]
     with m.engine.begin() as connection:
@@ -308,6 +319,11 @@ def ingest_wave(m: Monitor, wave: str, run_id: str) -> dict[str, Any]:
         log.append(f"direct identifiers dropped (never stored): {', '.join(dropped)}")
     if n_findings:
         log.append(f"{n_findings} value(s) or row(s) not taken at face value (kept for the quality rules)")
+    code_mismatches = [p for _, _, r in results for p in r.code_mismatches]
+    for problem in code_mismatches:
+        log.append(f"column {problem['column']!r}: value {problem['value']!r} in {problem['rows']} row(s) is not a "
+                   f"code of the codebook ({', '.join(problem['expected'])}); those rows are set aside by the "
+                   "quality rules")
     first = results[-1]
     return {
         "status": "loaded", "file": names, "checksum": first[0].checksum, "format": first[1],
@@ -315,6 +331,8 @@ def ingest_wave(m: Monitor, wave: str, run_id: str) -> dict[str, Any]:
         "versions_on_record": len(plan.use) + len(plan.older) + len(plan.refused),
         "unknown_columns": ", ".join(unknown) or "-", "dropped_identifier_columns": ", ".join(dropped) or "-",
         "label_mismatches": sum(len(r.label_mismatches) for _, _, r in results), "ingest_findings": n_findings,
+        "background_code_mismatches": "; ".join(f"{p['column']}={p['value']!r}: {p['rows']} rows"
+                                                for p in code_mismatches) or "-",
         "log": log,
     }
 
@@ -471,9 +489,26 @@ def _ensure_generated_suite(m: Monitor) -> bool:
 
 
 def _city_population_shares(m: Monitor) -> pd.DataFrame:
+    """City population shares by sex and by the codebook's age groups (for the composition rule).
+
+    The population's bands are brought onto the normalised `age_group` labels; when the population
+    cannot express them (coarser or other bands), age is left out of the comparison."""
+    from socialquality.agebands import common_bands, sorted_bands
+
     margins = read_table(m.engine, s.population_margins)
     if margins.empty:
         return margins
+    is_age = margins["variable"] == "age_group"
+    try:
+        labels = m.codebook.age_group_labels
+        survey = sorted_bands(labels)
+        mapping = common_bands(survey, sorted_bands(set(margins.loc[is_age, "level"])))
+    except ValueError:
+        mapping, labels = {}, []
+    if set(mapping.values()) == set(labels):
+        margins.loc[is_age, "level"] = margins.loc[is_age, "level"].map(mapping)
+    else:
+        margins = margins[~is_age]
     totals = margins.groupby(["variable", "level"], as_index=False)["count"].sum()
     totals["share"] = totals["count"] / totals.groupby("variable")["count"].transform("sum")
     return totals.rename(columns={"variable": "dimension", "level": "category"})[["dimension", "category", "share"]]
@@ -485,6 +520,8 @@ def _require_usable(m: Monitor, wave: str) -> None:
     status = read_table(m.engine, s.wave_status, survey=m.codebook.survey, wave=wave)
     if status.empty:
         raise SocialQualityError(f"wave {wave} has not been validated; materialise validated_wave first")
+    if status["status"].iloc[0] == "failed":
+        raise SocialQualityError(f"wave {wave} failed in an earlier stage ({status['reason'].iloc[0]})")
     if status["status"].iloc[0] != "usable":
         raise SocialQualityError(f"wave {wave} is blocked by a data-quality rule ({status['reason'].iloc[0]}); "
                                  "its indicators are not computed")
@@ -533,15 +570,43 @@ def _weighted_wave(m: Monitor, wave: str):
     if cached is not None and cached[0] == fingerprint:
         return cached[1]
     margins = read_table(m.engine, s.population_margins)
+    if margins.empty:
+        raise SocialQualityError("no population figures in the warehouse: the population step did not complete")
+    codebook = m.codebook
+    survey_bands = None
+    if codebook.age_group_column and codebook.age_group_codes:
+        from socialquality.agebands import sorted_bands
+
+        survey_bands = sorted_bands(set(codebook.age_group_codes.values()))
     result = weight_wave(_scored_wave(m, wave), margins, trim_bounds=m.settings.trim_bounds,
-                         min_cell=m.settings.min_cell)
+                         min_cell=m.settings.min_cell, survey_bands=survey_bands)
     _WEIGHTED_CACHE.clear()  # one wave at a time: memory stays bounded
     _WEIGHTED_CACHE[key] = (fingerprint, result)
     return result
 
 
-def weight_wave_stage(m: Monitor, wave: str, run_id: str) -> StageReport:
+def _mark_failed(m: Monitor, wave: str, stage: str, error: Exception, run_id: str) -> None:
+    """A stage after validation failed: the wave is no longer usable (never published half-done)."""
+    reason = f"{stage} failed: {str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__}"
+    with m.engine.begin() as connection:
+        set_wave_status(connection, m.codebook.survey, wave, "failed", reason[:500], run_id)
+
+
+def _after_validation(stage: str, run: Any, m: Monitor, wave: str, run_id: str) -> Any:
+    """Run a stage of a usable wave; when it fails the wave is marked failed, then the error goes on."""
     _require_usable(m, wave)
+    try:
+        return run(m, wave, run_id)
+    except Exception as error:
+        _mark_failed(m, wave, stage, error, run_id)
+        raise
+
+
+def weight_wave_stage(m: Monitor, wave: str, run_id: str) -> StageReport:
+    return _after_validation("weighting", _weight_wave_stage, m, wave, run_id)
+
+
+def _weight_wave_stage(m: Monitor, wave: str, run_id: str) -> StageReport:
     result = _weighted_wave(m, wave)
     diagnostics = result.diagnostics.assign(survey=m.codebook.survey, wave=wave)
     with m.engine.begin() as connection:
@@ -561,9 +626,12 @@ def weight_wave_stage(m: Monitor, wave: str, run_id: str) -> StageReport:
 
 
 def estimate_wave(m: Monitor, wave: str, run_id: str) -> dict[str, Any]:
+    return _after_validation("estimation", _estimate_wave, m, wave, run_id)
+
+
+def _estimate_wave(m: Monitor, wave: str, run_id: str) -> dict[str, Any]:
     from socialquality.indicators import estimate_indicators, indicator_covariances
 
-    _require_usable(m, wave)
     codebook, catalogue = m.codebook, m.catalogue
     if read_table(m.engine, s.weighting_diagnostics, survey=codebook.survey, wave=wave).empty:
         raise SocialQualityError(f"wave {wave} has no weights; materialise wave_weights first")
@@ -584,9 +652,12 @@ def estimate_wave(m: Monitor, wave: str, run_id: str) -> dict[str, Any]:
                      survey=codebook.survey, wave=wave)
         replace_rows(connection, s.indicator_covariances, covariances.assign(survey=codebook.survey),
                      survey=codebook.survey, wave=wave)
+    # an indicator without a single respondent (an item not asked, or an empty target group) is named
+    absent = [i.id for i in catalogue.indicators if i.id not in set(indicators["indicator_id"])]
     return {"rows": len(indicators), "indicators": int(indicators["indicator_id"].nunique()),
             "districts": int(indicators["district_code"].nunique()) - 1,
-            "suppressed": int(indicators["suppressed"].sum()), "lineage_id": int(lineage_id)}
+            "suppressed": int(indicators["suppressed"].sum()), "lineage_id": int(lineage_id),
+            "indicators_without_respondents": ", ".join(absent) or "-"}
 
 
 def compute_trends(m: Monitor, run_id: str) -> dict[str, Any]:
@@ -673,7 +744,8 @@ def ingest_feedback(m: Monitor, run_id: str) -> dict[str, Any]:
         frames.append(pd.DataFrame({
             "intervention_id": frame["interventie"].map(intervention_ids) if "interventie" in frame else None,
             "wave": wave, "participant_pid": frame["respondent_pid"], "source_row": frame["source_row"],
-            "receipt_id": receipt_id, "district_code": frame["district_code"], "age_group": frame["age_group"],
+            "receipt_id": receipt_id, "district_code": frame["district_code"],
+            "age_group": frame["age_group"].str.slice(0, s.participant_feedback.c.age_group.type.length),
             "contacts_change": frame["contacten_verandering"].map(CONTACT_CHANGE),
             "attribution": frame["toeschrijving"].map(ATTRIBUTION), "satisfaction": frame["tevredenheid"],
             "comment": frame.get("toelichting"), "_new": True,
@@ -861,8 +933,10 @@ def accountability_chain(m: Monitor) -> pd.DataFrame:
         intervention = interventions.get(record.intervention_id)
         age = margins[(margins["district_code"] == record.district_code) & (margins["variable"] == "age_group")]
         if intervention is not None and intervention.age_min is not None:
-            lower = {"15-24": 15, "25-44": 25, "45-64": 45, "65+": 65}
-            age = age[age["level"].map(lower) >= intervention.age_min]
+            from socialquality.agebands import share_at_or_above
+
+            # any bands: a band partly above age_min counts pro rata (ages evenly spread within it)
+            age = age.assign(count=age["count"] * age["level"].map(lambda b: share_at_or_above(b, intervention.age_min)))
         target = float(age["count"].sum()) if not age.empty else np.nan
         answers = feedback[(feedback["intervention_id"] == record.intervention_id)
                            & (feedback["district_code"] == record.district_code)
@@ -889,7 +963,7 @@ def render_trend_report(m: Monitor, run_id: str) -> dict[str, Any]:
     codebook, catalogue, settings = m.codebook, m.catalogue, m.settings
     waves = [w for w in codebook.wave_ids if w in usable_waves(m.engine, codebook.survey)]
     if not waves:
-        raise SocialQualityError("no usable wave: nothing to report (see the audit page for blocked waves)")
+        raise SocialQualityError("no usable wave: nothing to report (see the audit page for blocked or failed waves)")
     districts = read_table(m.engine, s.districts)[["district_code", "district_name", "population"]]
     survey_catalogue = pd.DataFrame([{"indicator_id": i.id, "label": i.label, "unit": i.unit,
                                       "condition": i.condition, "direction": i.direction, "kind": "survey",

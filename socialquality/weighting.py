@@ -1,16 +1,20 @@
-"""Weighting a wave to the district population (CBS): base weights, collapse rules, raking.
+"""Weighting a wave to the district population: base weights, collapse rules, raking.
 
-Each district is a stratum of the sample. The base weight is N_d / n_d (population 15+ over
-respondents); the weights are then raked within each district to two separate margins, sex and
-age group, because CBS publishes them separately. Cells are collapsed before raking:
+Each district is a stratum of the sample. The base weight is N_d / n_d (the population the age
+margin covers, e.g. CBS 15+ or a municipality's 18+ table, over respondents); the weights are then
+raked within each district to two separate margins, sex and age band, because CBS publishes them
+separately (a joint table is used through its two margins). The age bands are those the survey
+and the population table have in common (`weighting_bands`, socialquality.agebands). Cells are
+collapsed before raking:
 
 * an age group with fewer than `min_cell` respondents in a district is merged with its
   neighbour (15-24 with 25-44, 65+ with 45-64, a middle group with its smaller neighbour),
   repeatedly, until every group has `min_cell` respondents or only one group is left;
 * a sex with fewer than `min_cell` respondents: the sex margin is dropped for that district
   (raked on age only);
-* respondents with a missing sex keep their base-weighted share of the district (their own
-  margin level), so the other levels' targets are scaled down to the same total.
+* respondents with a missing sex, or a missing age, keep their base-weighted share of the
+  district (their own margin level), so the other levels' targets are scaled down to the same
+  total (docs/methods.md, "Missing background").
 
 Raking is done over all districts at once with the margins `district x sex` and
 `district x age group`, so the variance of every estimate accounts for the calibration
@@ -24,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from socialquality.agebands import assign_bands, common_bands, parse_band, sorted_bands
 from socialquality.codebook import AGE_GROUPS
 from socialquality.survey import SurveyDesign
 
@@ -37,9 +42,11 @@ class WeightingResult:
     diagnostics: pd.DataFrame  # one row per district
 
 
-def collapse_age_groups(counts: dict[str, int], min_cell: int) -> dict[str, str]:
-    """Map each age group to the (possibly merged) group it is raked in, e.g. {'15-24': '15-24+25-44'}."""
-    groups = [[g] for g in AGE_GROUPS]
+def collapse_age_groups(counts: dict[str, int], min_cell: int,
+                        order: tuple[str, ...] | list[str] = AGE_GROUPS) -> dict[str, str]:
+    """Map each age group (in `order`, youngest first) to the (possibly merged) group it is raked
+    in, e.g. {'15-24': '15-24+25-44'}."""
+    groups = [[g] for g in order]
     def size(group: list[str]) -> int:
         return sum(counts.get(g, 0) for g in group)
     while len(groups) > 1:
@@ -62,6 +69,24 @@ def collapse_age_groups(counts: dict[str, int], min_cell: int) -> dict[str, str]
         for g in group:
             mapping[g] = label
     return mapping
+
+
+def weighting_bands(margins: pd.DataFrame, survey_bands=None) -> tuple[dict[str, str], list[str], str | None]:
+    """(population band -> weighting band, the weighting bands youngest first, a note when the survey's
+    bands and the population's share no boundary). `survey_bands`: the codebook's bands, None = years."""
+    levels = sorted(set(margins.loc[margins["variable"] == "age_group", "level"]))
+    try:
+        population = sorted_bands(levels)
+    except ValueError as error:
+        raise ValueError(f"population table: {error}") from None
+    mapping = common_bands(survey_bands, population)
+    order = list(dict.fromkeys(mapping[b.label] for b in population))
+    note = None
+    if len(order) == 1 and len(population) > 1:
+        note = ("leeftijd niet gewogen: de leeftijdsklassen van de enquête ("
+                + ", ".join(b.label for b in survey_bands or []) + ") en van de bevolkingstabel ("
+                + ", ".join(b.label for b in population) + ") hebben geen gemeenschappelijke grens")
+    return mapping, order, note
 
 
 def _rake_with_widening(design: SurveyDesign, margins: dict, bounds: tuple[float, float], max_iter: int):
@@ -87,13 +112,25 @@ def _rake_with_widening(design: SurveyDesign, margins: dict, bounds: tuple[float
 
 
 def weight_wave(respondents: pd.DataFrame, margins: pd.DataFrame, *, trim_bounds: tuple[float, float] = (0.3, 3.0),
-                min_cell: int = 5, max_iter: int = 200) -> WeightingResult:
+                min_cell: int = 5, max_iter: int = 200, survey_bands=None) -> WeightingResult:
     """Rake a wave's clean respondents to the population margins of their districts.
 
-    respondents: district_code, sex, age_group, respondent_pid, source_row (+ analysis columns).
-    margins: district_code, variable ('sex'|'age_group'), level, count (as population_margins()).
+    respondents: district_code, sex, age (years, may be NA), age_group (the survey's band, used where
+    the age in years is not known), respondent_pid, source_row (+ analysis columns).
+    margins: district_code, variable ('sex'|'age_group'), level, count (as population_margins() or
+    population_table.plain_margins(); any age bands). survey_bands: the codebook's age bands (None:
+    ages in years). Respondents whose age (band) is missing keep their base-weighted share, as a
+    missing sex does (their own margin level).
     """
     frame = respondents.copy().reset_index(drop=True)
+    band_of, band_order, band_note = weighting_bands(margins, survey_bands)
+    margins = margins.copy()
+    is_age = margins["variable"] == "age_group"
+    margins.loc[is_age, "level"] = margins.loc[is_age, "level"].map(band_of)
+    targets = [parse_band(label) for label in band_order]
+    age = frame["age"] if "age" in frame else pd.Series(np.nan, index=frame.index)
+    survey_band = frame["age_group"] if "age_group" in frame else pd.Series(None, index=frame.index)
+    frame["age_group"] = assign_bands(age, survey_band, targets)
     pop = margins.pivot_table(index="district_code", columns=["variable", "level"], values="count", aggfunc="sum")
     missing = sorted(set(frame["district_code"]) - set(pop.index))
     if missing:
@@ -113,16 +150,23 @@ def weight_wave(respondents: pd.DataFrame, margins: pd.DataFrame, *, trim_bounds
         total = float(age_total[district])
         district_notes = notes.setdefault(district, [])
         # age: collapse small cells, then one level per (merged) group
+        if band_note:
+            district_notes.append(band_note)
         counts = part["age_group"].value_counts().to_dict()
-        mapping = collapse_age_groups(counts, min_cell)
-        merged = sorted(set(mapping.values()) - set(AGE_GROUPS))
+        mapping = collapse_age_groups(counts, min_cell, band_order)
+        merged = sorted(set(mapping.values()) - set(band_order))
         if merged:
             district_notes.append("leeftijdsgroepen samengevoegd: " + ", ".join(merged))
+        age_unknown = part["age_group"].isna()
+        age_fixed = float(part.loc[age_unknown, "base_weight"].sum())
         labels = part["age_group"].map(mapping)
-        age_level.loc[rows] = district + "|" + labels.astype(str)
+        age_level.loc[rows] = np.where(age_unknown, district + "|?", district + "|" + labels.astype(str))
+        if age_fixed:
+            age_targets[f"{district}|?"] = age_fixed
+        age_scale = (total - age_fixed) / total if total else 0.0
         for group, label in mapping.items():
             key = f"{district}|{label}"
-            age_targets[key] = age_targets.get(key, 0.0) + float(pop.loc[district, ("age_group", group)])
+            age_targets[key] = age_targets.get(key, 0.0) + float(pop.loc[district, ("age_group", group)]) * age_scale
         # sex: drop the margin when a sex is too thin; missing sex keeps its base-weighted share
         sex_counts = part["sex"].value_counts()
         unknown = part["sex"].isna() | ~part["sex"].isin(SEX_LEVELS)
@@ -179,6 +223,8 @@ def weight_wave(respondents: pd.DataFrame, margins: pd.DataFrame, *, trim_bounds
             reasons.append("cellen samengevoegd")
         if any(note.startswith("geslacht niet gewogen") for note in district_notes):
             reasons.append("geslacht niet gewogen")
+        if any(note.startswith("leeftijd niet gewogen") for note in district_notes):
+            reasons.append("leeftijd niet gewogen")
         if any(note.startswith("afkapgrenzen verruimd") for note in district_notes):
             reasons.append("afkapgrenzen verruimd")
         warnings.append("; ".join(reasons) or None)

@@ -51,7 +51,8 @@ indicators:
 """
 
 
-def test_a_new_questionnaire_runs_with_files_only(tmp_path):
+def files_only_installation(tmp_path, n: int = 300, seed: int = 5) -> tuple:
+    """A codebook, catalogue, empty register, one delivered CSV and a configuration in tmp_path."""
     (tmp_path / "surveys" / "codebooks").mkdir(parents=True)
     (tmp_path / "surveys" / "codebooks" / "buurtpeiling.yaml").write_text(textwrap.dedent(CODEBOOK))
     (tmp_path / "surveys" / "indicators.yaml").write_text(textwrap.dedent(CATALOGUE))
@@ -59,9 +60,8 @@ def test_a_new_questionnaire_runs_with_files_only(tmp_path):
     (tmp_path / "expectations").mkdir()
     landing = tmp_path / "landing" / "buurtpeiling" / "2024-voorjaar"
     landing.mkdir(parents=True)
-    rng = np.random.default_rng(5)
+    rng = np.random.default_rng(seed)
     districts = ["WK036300", "WK036301", "WK036302"]
-    n = 300
     pd.DataFrame({
         "ID": [f"B{i:05d}" for i in range(n)], "Wijk": rng.choice(districts, n), "Sekse": rng.choice([1, 2], n),
         "Lft": rng.integers(18, 90, n), "Tevreden_Buurt": rng.choice([1, 2, 3, 4, 5, 9], n),
@@ -75,7 +75,12 @@ def test_a_new_questionnaire_runs_with_files_only(tmp_path):
                          interventions=str(tmp_path / "surveys" / "interventions.yaml"),
                          expectations=str(tmp_path / "expectations"))
     config.write_text(yaml.safe_dump(data, sort_keys=False))
+    return config, districts
 
+
+def test_a_new_questionnaire_runs_with_files_only(tmp_path):
+    n = 300
+    config, districts = files_only_installation(tmp_path, n)
     monitor = Monitor.from_config(config)
     stages.load_population(monitor)
     stages.load_interventions(monitor)

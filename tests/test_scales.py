@@ -389,7 +389,8 @@ def test_score_scales_alternative_item_layouts(codebook) -> None:
 
 def test_contract_column_table_is_complete() -> None:
     assert set(SCALE_COLUMNS) == {
-        "dejong_gierveld_6", "dejong_gierveld_11", "cbs_social_cohesion", "cantril", "pearlin_mastery", "digital_skills"
+        "dejong_gierveld_6", "dejong_gierveld_11", "cbs_social_cohesion", "cantril", "pearlin_mastery", "digital_skills",
+        "mean", "sum",
     }
 
 

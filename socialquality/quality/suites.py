@@ -246,10 +246,10 @@ def generate_suite(codebook: Codebook) -> dict[str, Any]:
             ))
     if codebook.age_column or codebook.age_group_column:
         exps.append(_expectation(
-            "expect_column_values_to_be_in_set", {"column": AGE_GROUP, "value_set": list(AGE_GROUPS)},
+            "expect_column_values_to_be_in_set", {"column": AGE_GROUP, "value_set": codebook.age_group_labels},
             _meta("allowed_codes", AGE_GROUP, ROW, BLOCKING_ROW,
-                  f"Leeftijdsgroep is een van {_codes(AGE_GROUPS)} of ontbreekt.",
-                  f"Age group is one of {_codes(AGE_GROUPS)} or missing."),
+                  f"Leeftijdsgroep is een van {_codes(codebook.age_group_labels)} of ontbreekt.",
+                  f"Age group is one of {_codes(codebook.age_group_labels)} or missing."),
         ))
     speeder = _speeder_threshold_minutes(codebook)
     if speeder is not None:

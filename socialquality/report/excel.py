@@ -113,8 +113,12 @@ def write_workbook(m: "Model", path: Path) -> Path:
                       "leveringen en de reden."),
         ("Weging", "Antwoorden zijn gewogen naar de bevolking van de wijk volgens het CBS (leeftijd en "
                    "geslacht), zodat de cijfers voor de hele wijk gelden."),
-        ("Bronnen", "Bewonersenquête van de gemeente; CBS Kerncijfers wijken en buurten en CBS/PDOK "
-                    "Wijk- en Buurtkaart (Bron: CBS, CC BY 4.0)."),
+        ("Bronnen", "Bewonersenquête van de gemeente; " + "; ".join(
+            [s for s, shown in (("CBS Kerncijfers wijken en buurten", not m.inputs.register_indicators.empty),
+                                ("CBS/PDOK Wijk- en Buurtkaart", m.inputs.geojson_path is not None)) if shown]
+            or ["bevolkingscijfers van de gemeente"])
+            + (" (Bron: CBS, CC BY 4.0)." if (not m.inputs.register_indicators.empty
+                                             or m.inputs.geojson_path is not None) else ".")),
         ("Decimalen", "Getallen zijn als getal opgeslagen; Excel toont ze met de decimale komma van uw "
                       "instellingen."),
     ]

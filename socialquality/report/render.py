@@ -736,6 +736,9 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
         "minimum_respondents": m.min_n,
         "break_notes": break_notes,
         "generated": _dt_nl(inputs.lineage.get("generated_at", "")) if inputs.lineage else "",
+        # credit only what the report holds: no "kaart" without a map, no register figures without them
+        "cbs_credit": " en ".join(part for part, present in (
+            ("Registercijfers", not inputs.register_indicators.empty), ("kaart", boundaries is not None)) if present),
     }
 
     # --- district pages ------------------------------------------------------

@@ -50,7 +50,7 @@ file_receipts = Table(
 )
 
 # Append-only history of every receipt: received, loaded, superseded, re-loaded, held, rejected,
-# accepted (migration 0003_issue9). file_receipts holds the current status; this table keeps every
+# accepted (migration 0003). file_receipts holds the current status; this table keeps every
 # change with its run and time, so a re-delivered earlier file does not erase the load history.
 receipt_events = Table(
     "receipt_events",
@@ -68,7 +68,7 @@ receipt_events = Table(
 
 # Cells and rows that ingestion could not take at face value (text in a numeric column, a
 # fraction on a whole-number scale, an unknown background code, a short row): the delivered value
-# is kept here, and the quality stage quarantines the row with it (migration 0003_issue9).
+# is kept here, and the quality stage quarantines the row with it (migration 0003).
 ingest_findings = Table(
     "ingest_findings",
     metadata,
@@ -103,9 +103,9 @@ respondents = Table(
     Column("source_row", Integer, primary_key=True),  # a duplicate id keeps both rows on record
     Column("receipt_id", Integer, ForeignKey("file_receipts.id"), nullable=False),
     Column("district_code", String(16)),
-    Column("sex", String(1)),
+    Column("sex", String(16)),  # m | v | x, or an invalid code as delivered (quarantined)
     Column("age", Float),
-    Column("age_group", String(8)),
+    Column("age_group", String(16)),
     Column("duration_min", Float),
     Column("status", String(16), nullable=False),  # received | clean | quarantined | released
 )
@@ -393,7 +393,7 @@ participant_feedback = Table(
     Column("source_row", Integer, primary_key=True),
     Column("receipt_id", Integer, ForeignKey("file_receipts.id")),
     Column("district_code", String(16)),
-    Column("age_group", String(8)),
+    Column("age_group", String(16)),
     Column("contacts_change", String(16)),  # more | same | fewer
     Column("attribution", String(32)),
     Column("satisfaction", Float),

@@ -1,13 +1,13 @@
 """receipt history, ingest findings, run lock (issue 9)
 
-Revision ID: 0003_issue9
+Revision ID: 0003
 Revises: 0002
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0003_issue9'
+revision = '0003'
 down_revision = '0002'
 branch_labels = None
 depends_on = None
