@@ -75,12 +75,25 @@ def load_population(m: Monitor) -> dict[str, Any]:
     register = register_values(kwb, settings.municipality,
                                [{"id": r.id, "cbs_field": r.cbs_field, "denominator_field": r.denominator_field}
                                 for r in m.catalogue.register], year)
+    from socialquality.small_areas import small_area_reference
+
+    buurten, covariates = small_area_reference(kwb, settings.municipality, year, _small_area_config(m),
+                                               settings.path("boundaries"))
     with m.engine.begin() as connection:
         replace_rows(connection, s.districts, districts.assign(municipality=settings.municipality, year=year))
         replace_rows(connection, s.population_margins, margins)
         replace_rows(connection, s.register_indicators, register)
+        replace_rows(connection, s.buurten, buurten)
+        replace_rows(connection, s.area_covariates, covariates)
     return {"districts": len(districts), "population": int(districts["population"].sum()), "year": year,
-            "register_indicators": len(register), "source": "Bron: CBS, CC BY 4.0"}
+            "register_indicators": len(register), "buurten": len(buurten), "source": "Bron: CBS, CC BY 4.0"}
+
+
+def _small_area_config(m: Monitor):
+    """surveys/small_area.yaml beside the catalogue (defaults when absent)."""
+    from socialquality.small_areas import load_small_area_config
+
+    return load_small_area_config(Path(m.catalogue.path).with_name("small_area.yaml"))
 
 
 def _kwb_year(path: Path) -> int:
@@ -164,6 +177,7 @@ def ingest_wave(m: Monitor, wave: str, run_id: str) -> dict[str, Any]:
     frame["respondent_pid"] = storable_pids(frame["respondent_pid"], frame["source_row"])
     # free-form codes longer than the column are cut for storage; the row is set aside anyway
     frame["district_code"] = frame["district_code"].str.slice(0, s.respondents.c.district_code.type.length)
+    frame["buurt_code"] = frame["buurt_code"].str.slice(0, s.respondents.c.buurt_code.type.length)
     items = [i.id for i in codebook.items.values() if i.type != "text"]
     texts = [i.id for i in codebook.items.values() if i.type == "text"]
     with m.engine.begin() as connection:
@@ -175,7 +189,7 @@ def ingest_wave(m: Monitor, wave: str, run_id: str) -> dict[str, Any]:
             dropped_columns=dumps(result.dropped_columns), label_mismatches=dumps(result.label_mismatches))
         for table in (s.answers, s.text_answers, s.weights):
             delete_where(connection, table, survey=codebook.survey, wave=wave)
-        people = frame[["respondent_pid", "source_row", "district_code", "sex", "age", "age_group",
+        people = frame[["respondent_pid", "source_row", "district_code", "buurt_code", "sex", "age", "age_group",
                         "duration_min"]].assign(survey=codebook.survey, wave=wave, receipt_id=receipt_id,
                                                 status="received")
         replace_rows(connection, s.respondents, people, survey=codebook.survey, wave=wave)
@@ -436,9 +450,30 @@ def estimate_wave(m: Monitor, wave: str, run_id: str) -> dict[str, Any]:
                      survey=codebook.survey, wave=wave)
         replace_rows(connection, s.indicator_covariances, covariances.assign(survey=codebook.survey),
                      survey=codebook.survey, wave=wave)
+    small_areas = _small_area_stage(m, design, wave)
     return {"rows": len(indicators), "indicators": int(indicators["indicator_id"].nunique()),
             "districts": int(indicators["district_code"].nunique()) - 1,
-            "suppressed": int(indicators["suppressed"].sum()), "lineage_id": int(lineage_id)}
+            "suppressed": int(indicators["suppressed"].sum()), "lineage_id": int(lineage_id), **small_areas}
+
+
+def _small_area_stage(m: Monitor, design: Any, wave: str) -> dict[str, Any]:
+    """Fay-Herriot figures for every district and buurt (socialquality.small_areas), stored per wave."""
+    from socialquality.small_areas import small_area_wave
+
+    survey = m.codebook.survey
+    population = pd.concat([
+        read_table(m.engine, s.districts).rename(columns={"district_code": "area_code", "municipality": "parent_code"})
+        .assign(level="district"),
+        read_table(m.engine, s.buurten).rename(columns={"buurt_code": "area_code", "district_code": "parent_code"})
+        .assign(level="buurt")], ignore_index=True)
+    result = small_area_wave(design, m.catalogue, wave, m.settings.municipality,
+                             read_table(m.engine, s.area_covariates), population, _small_area_config(m))
+    with m.engine.begin() as connection:
+        replace_rows(connection, s.small_area_estimates, result.estimates.assign(survey=survey), survey=survey, wave=wave)
+        replace_rows(connection, s.small_area_models, result.models.assign(survey=survey), survey=survey, wave=wave)
+    counts = result.estimates.groupby(["level", "source"]).size().to_dict() if not result.estimates.empty else {}
+    return {f"small_area_{level}_{source}": int(n) for (level, source), n in counts.items()} | {
+        "small_area_models": len(result.models), "small_area_log": result.log}
 
 
 def compute_trends(m: Monitor, run_id: str) -> dict[str, Any]:
