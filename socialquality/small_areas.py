@@ -211,19 +211,19 @@ def smooth_variances(direct_se: np.ndarray, n: np.ndarray, below_n: int) -> tupl
 
 # ----------------------------------------------------------------------------- covariate selection
 def select_covariates(data: pd.DataFrame, candidates: list[str], max_terms: int = 3,
-                      min_aic_gain: float = 2.0) -> tuple[list[str], list[dict[str, Any]]]:
+                      min_aic_gain: float = 2.0, forced: tuple[str, ...] = ()) -> tuple[list[str], list[dict[str, Any]]]:
     """Forward selection on the Fay-Herriot ML AIC (columns ``direct`` and ``variance`` in data).
 
     Covariates constant over the fitted areas are skipped. Returns the chosen covariates and the
     steps taken (covariate, aic) for the record."""
     usable = [c for c in candidates if data[c].std() > 0]
-    chosen: list[str] = []
+    chosen: list[str] = [c for c in forced if data[c].std() > 0]
     try:
-        best = fay_herriot(data, "direct", "variance", [], method="ML").aic
+        best = fay_herriot(data, "direct", "variance", chosen, method="ML").aic
     except (ValueError, np.linalg.LinAlgError):
         return [], []
-    steps = [{"covariate": "(intercept)", "aic": round(float(best), 4)}]
-    while len(chosen) < max_terms and len(data) > len(chosen) + 3:
+    steps = [{"covariate": "(intercept)" + "".join(f" + {c}" for c in chosen), "aic": round(float(best), 4)}]
+    while len(chosen) < max_terms + len(forced) and len(data) > len(chosen) + 3:
         trial: dict[str, float] = {}
         for name in usable:
             if name in chosen:
@@ -244,6 +244,27 @@ def select_covariates(data: pd.DataFrame, candidates: list[str], max_terms: int 
 
 
 # ----------------------------------------------------------------------------- the estimates
+PARENT_FIGURE = "wijkcijfer"
+
+
+def _measurement_error_adjustment(e: pd.DataFrame, fit: FayHerriotResult, term: int, scale: float) -> pd.DataFrame:
+    """Ybarra & Lohr (2008): the parent district's figure is an estimate with variance C_d (its MSE)."""
+    e = e.copy()
+    b = float(fit.coefficients["estimate"].iloc[term]) / scale  # per unit of the district figure
+    extra = b**2 * e["_parent_mse"].to_numpy(dtype=float)
+    sampled = e["n"].to_numpy() > 0
+    psi = e["variance"].to_numpy(dtype=float)
+    total = fit.sigma2_u + extra
+    gamma = np.where(sampled, total / (total + np.where(sampled, psi, 1.0)), 0.0)
+    direct = e["direct"].to_numpy(dtype=float)
+    synthetic = e["synthetic"].to_numpy(dtype=float)
+    e["gamma"] = gamma
+    e["eblup"] = np.where(sampled, gamma * direct + (1 - gamma) * synthetic, synthetic)
+    g2, g3 = e["g2"].to_numpy(dtype=float), e["g3"].to_numpy(dtype=float)
+    e["mse"] = np.where(sampled, gamma * psi + (1 - gamma) ** 2 * g2 + 2 * g3, total + g2)
+    return e
+
+
 ESTIMATE_COLUMNS = ["wave", "level", "area_code", "indicator_id", "parent_code", "population", "n", "direct",
                     "direct_se", "variance_model", "variance_smoothed", "synthetic", "eblup", "mse", "model_ci_low",
                     "model_ci_high", "gamma", "std_residual", "direct_suppressed", "source", "estimate", "se",
@@ -263,13 +284,31 @@ class SmallAreaResult:
 
 def estimate_small_areas(direct: pd.DataFrame, areas: pd.DataFrame, catalogue: Any, wave: str, level: str,
                          config: SmallAreaConfig, minimum_respondents: int,
-                         city_direct: dict[str, float] | None = None) -> SmallAreaResult:
-    """Fay-Herriot figures for every area of `areas` (with residents) and every indicator in `direct`."""
+                         city_direct: dict[str, float] | None = None,
+                         parent: pd.DataFrame | None = None) -> SmallAreaResult:
+    """Fay-Herriot figures for every area of `areas` (with residents) and every indicator in `direct`.
+
+    `parent` (buurt level): the district figures (area_code, indicator_id, eblup, mse). The parent
+    district's model figure enters the buurt model as a covariate (``wijkcijfer``, always in the
+    model), and its MSE as the covariate's measurement-error variance C_d (Ybarra & Lohr 2008):
+    gamma_d = (sigma2_u + b^2 C_d) / (sigma2_u + b^2 C_d + psi_d), mse_d = gamma_d psi_d +
+    (1 - gamma_d)^2 g2_d + 2 g3_d; without respondents mse_d = sigma2_u + b^2 C_d + g2_d.
+    """
     areas = areas[areas["population"] > 0].reset_index(drop=True)
     candidates = [c for c in config.candidates if c in areas.columns]
+    forced: tuple[str, ...] = ()
+    if parent is not None and not parent.empty:
+        forced = (PARENT_FIGURE,)
     units = {i.id: i.unit for i in catalogue.indicators}
     rows, models, fits, log = [], [], {}, []
     for indicator_id, group in direct.groupby("indicator_id", sort=False):
+        if forced:
+            figures = parent[parent["indicator_id"] == indicator_id].set_index("area_code")
+            if figures.empty:
+                continue
+            areas = areas.assign(**{PARENT_FIGURE: areas["parent_code"].map(figures["eblup"]),
+                                    "_parent_mse": areas["parent_code"].map(figures["mse"])})
+            areas = areas[areas[PARENT_FIGURE].notna()].reset_index(drop=True)
         group = group[group["area_code"].isin(set(areas["area_code"]))]
         group = group[np.isfinite(group["direct"].to_numpy(dtype=float)) & (group["n"] > 0)]
         if len(group) < config.min_areas:
@@ -283,24 +322,29 @@ def estimate_small_areas(direct: pd.DataFrame, areas: pd.DataFrame, catalogue: A
             log.append(f"{level}/{indicator_id}: no usable sampling variance: no model")
             continue
         # covariates standardised over the fitted areas (coefficients per standard deviation)
-        centre = data[candidates].mean()
-        scale = data[candidates].std().replace(0, 1.0)
+        columns = [*forced, *candidates]
+        centre = data[columns].mean()
+        scale = data[columns].std().replace(0, 1.0)
         standard = data.copy()
-        standard[candidates] = (data[candidates] - centre) / scale
-        chosen, steps = select_covariates(standard, candidates, config.max_terms, config.min_aic_gain)
+        standard[columns] = (data[columns] - centre) / scale
+        chosen, steps = select_covariates(standard, columns, config.max_terms, config.min_aic_gain, forced)
         fit = fay_herriot(standard, "direct", "variance", chosen, area="area_code", method="REML")
         fits[(level, indicator_id)] = fit
-        e = fit.estimates.merge(data[["area_code", "n", "direct_se", "smoothed", "parent_code", "population"]],
-                                left_on="area", right_on="area_code")
+        keep = ["area_code", "n", "direct_se", "smoothed", "parent_code", "population"]
+        e = fit.estimates.merge(data[keep + (["_parent_mse"] if forced else [])], left_on="area",
+                                right_on="area_code")
         others = areas[~areas["area_code"].isin(set(e["area_code"]))].copy()
         if not others.empty:
             others_std = others.copy()
-            others_std[candidates] = (others[candidates] - centre) / scale
+            others_std[columns] = (others[columns] - centre) / scale
             predicted = fit.predict(others_std, area="area_code").merge(
-                others[["area_code", "parent_code", "population"]], left_on="area", right_on="area_code")
+                others[["area_code", "parent_code", "population"] + (["_parent_mse"] if forced else [])],
+                left_on="area", right_on="area_code")
             predicted = predicted.assign(n=0, direct=np.nan, direct_se=np.nan, variance=np.nan, smoothed=False,
-                                         std_residual=np.nan)
+                                         std_residual=np.nan, g2=predicted["mse"] - fit.sigma2_u, g3=0.0)
             e = pd.concat([e, predicted], ignore_index=True)
+        if forced and PARENT_FIGURE in chosen:
+            e = _measurement_error_adjustment(e, fit, chosen.index(PARENT_FIGURE) + 1, float(scale[PARENT_FIGURE]))
         if config.benchmark != "none" and city_direct and indicator_id in city_direct:
             target = city_direct[indicator_id]
             weights = e["population"].to_numpy(dtype=float)
@@ -366,7 +410,8 @@ def small_area_wave(design: Any, catalogue: Any, wave: str, municipality: str, c
         variable = f"ind__{indicator.id}"
         if variable in design.data and design.data[variable].notna().any():
             city[indicator.id] = float(design.mean(variable)["estimate"].iloc[0])
-    for level in config.levels:
+    parent = None
+    for level in sorted(config.levels, key=list(LEVELS).index):  # districts first: they feed the buurten
         _, column = LEVELS[level]
         if column not in design.data or design.data[column].notna().sum() == 0:
             continue
@@ -376,8 +421,11 @@ def small_area_wave(design: Any, catalogue: Any, wave: str, municipality: str, c
         if areas.empty:
             continue
         direct = direct_estimates(design, catalogue, column)
-        results.append(estimate_small_areas(direct, areas, catalogue, wave, level, config,
-                                            catalogue.minimum_respondents, city))
+        result = estimate_small_areas(direct, areas, catalogue, wave, level, config, catalogue.minimum_respondents,
+                                      city, parent if level == "buurt" else None)
+        if level == "district":
+            parent = result.estimates[["area_code", "indicator_id", "eblup", "mse"]]
+        results.append(result)
     if not results:
         return SmallAreaResult(pd.DataFrame(columns=ESTIMATE_COLUMNS), pd.DataFrame(columns=MODEL_COLUMNS))
     return SmallAreaResult(
