@@ -750,6 +750,17 @@ def accountability_chain(m: Monitor) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _small_area_report_inputs(m: Monitor, waves: list[str]) -> dict[str, Any]:
+    from socialquality.small_areas import buurt_boundaries_path
+
+    estimates = read_table(m.engine, s.small_area_estimates, survey=m.codebook.survey)
+    models = read_table(m.engine, s.small_area_models, survey=m.codebook.survey)
+    boundaries = m.settings.path("boundaries")
+    return {"small_areas": estimates[estimates["wave"].isin(waves)], "small_area_models": models[models["wave"].isin(waves)],
+            "buurten": read_table(m.engine, s.buurten),
+            "buurt_geojson_path": buurt_boundaries_path(boundaries if boundaries.is_file() else None)}
+
+
 def render_trend_report(m: Monitor, run_id: str) -> dict[str, Any]:
     from socialquality.report.render import ReportInputs, interventions_frames, render_report
 
@@ -807,6 +818,7 @@ def render_trend_report(m: Monitor, run_id: str) -> dict[str, Any]:
                                     for r in lineage_rows.itertuples())},
         event_study=pd.DataFrame(event_rows) if event_rows else None,
         intervention_sites=sites, intervention_info=info, effect_scale="points",
+        **_small_area_report_inputs(m, waves),
     )
     outputs = render_report(inputs, settings.path("reports"))
     return {"report": str(outputs.html_path), "excel": str(outputs.excel_path),
