@@ -72,7 +72,7 @@ def run(respondents: int, waves: list[str], seed: int, config: SmallAreaConfig, 
         frame = frame[keep]
         frame = frame[~frame["respondent_pid"].duplicated(keep="first")].reset_index(drop=True)
         scored = add_indicator_variables(score_scales(frame, codebook), catalogue)
-        design = weight_wave(scored, margins, min_cell=20).design
+        design = weight_wave(scored, margins, min_cell=5).design  # as config/demo.yaml
         result = small_area_wave(design, catalogue, wave, MUNICIPALITY, covariates, population, config)
         pieces.append(result.estimates)
     estimates = pd.concat(pieces, ignore_index=True)

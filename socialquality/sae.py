@@ -49,6 +49,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 __all__ = ["fay_herriot", "FayHerriotResult", "design_matrix"]
 
@@ -122,6 +123,28 @@ def _traces(X: np.ndarray, vi: np.ndarray) -> tuple[np.ndarray, float, float]:
     return Q, trace_p, trace_pp
 
 
+def _score(y: np.ndarray, X: np.ndarray, psi: np.ndarray, sigma2: float, method: str) -> tuple[float, float]:
+    """Score and Fisher information of the (restricted) likelihood in sigma2_u."""
+    vi = 1.0 / (sigma2 + psi)
+    XtVi = X.T * vi
+    beta = np.linalg.solve(XtVi @ X, XtVi @ y)
+    py = vi * (y - X @ beta)  # P y
+    if method == "REML":
+        _, trace_p, trace_pp = _traces(X, vi)
+        return -0.5 * trace_p + 0.5 * float(py @ py), 0.5 * trace_pp
+    return -0.5 * float(vi.sum()) + 0.5 * float(py @ py), 0.5 * float((vi**2).sum())
+
+
+def ml_aic(y: np.ndarray, X: np.ndarray, psi: np.ndarray, max_iter: int = 100, precision: float = 1e-4) -> float:
+    """AIC of the ML fit (fast path for covariate selection: arrays in, one number out)."""
+    fit = _fit_sigma2(y, X, psi, "ML", max_iter, precision)
+    vi = 1.0 / (fit.sigma2_u + psi)
+    XtVi = X.T * vi
+    residual = y - X @ np.linalg.solve(XtVi @ X, XtVi @ y)
+    loglik = -0.5 * float(np.sum(np.log(2 * np.pi * (fit.sigma2_u + psi)) + residual**2 * vi))
+    return -2 * loglik + 2 * (X.shape[1] + 1)
+
+
 def _fit_sigma2(y: np.ndarray, X: np.ndarray, psi: np.ndarray, method: Method, max_iter: int,
                 precision: float) -> _Fit:
     """Fisher scoring for sigma2_u (sae::eblupFH's algorithm and stopping rule)."""
@@ -131,19 +154,13 @@ def _fit_sigma2(y: np.ndarray, X: np.ndarray, psi: np.ndarray, method: Method, m
     k = 0
     while k < max_iter:
         k += 1
-        vi = 1.0 / (sigma2 + psi)
-        Q, trace_p, trace_pp = _traces(X, vi)
-        beta = Q @ ((X.T * vi) @ y)
-        py = vi * (y - X @ beta)  # P y
-        if method == "REML":
-            score = -0.5 * trace_p + 0.5 * float(py @ py)
-            information = 0.5 * trace_pp
-        else:  # ML
-            score = -0.5 * float(vi.sum()) + 0.5 * float(py @ py)
-            information = 0.5 * float((vi**2).sum())
+        score, information = _score(y, X, psi, sigma2, method)
         new = sigma2 + score / information
-        if new < 0:  # the likelihood's maximum is on the boundary (or the step overshoots)
-            new = 0.0 if sigma2 == 0 else sigma2 / 2  # halve towards 0 rather than cross it
+        if new < 0:  # the maximum may lie on the boundary: stop at 0 when the likelihood falls there
+            if _score(y, X, psi, 0.0, method)[0] <= 0:
+                sigma2, converged = 0.0, True
+                break
+            new = sigma2 / 2  # else halve towards 0 rather than cross it
         diff = abs(new - sigma2) / sigma2 if sigma2 > 0 else abs(new - sigma2)
         sigma2 = new
         if diff <= precision:
@@ -347,8 +364,6 @@ def fay_herriot(data: pd.DataFrame, direct: str, variance: str, covariates: Sequ
     loglik = -0.5 * float(np.sum(np.log(2 * np.pi * (A + psi)) + residual**2 * vi))
     se_beta = np.sqrt(np.diag(Q))
     z = beta / se_beta
-    from scipy import stats
-
     coefficients = pd.DataFrame({"estimate": beta, "se": se_beta, "z": z, "p_value": 2 * stats.norm.sf(np.abs(z))},
                                 index=pd.Index(list(frame.columns), name="term"))
     areas = data[area].to_numpy() if area else np.arange(m)

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from socialquality.errors import ConfigError
-from socialquality.sae import FayHerriotResult, fay_herriot
+from socialquality.sae import FayHerriotResult, fay_herriot, ml_aic
 
 Z95 = 1.959963984540054
 LEVELS = {"district": ("Wijk", "district_code"), "buurt": ("Buurt", "buurt_code")}
@@ -218,8 +218,19 @@ def select_covariates(data: pd.DataFrame, candidates: list[str], max_terms: int 
     steps taken (covariate, aic) for the record."""
     usable = [c for c in candidates if data[c].std() > 0]
     chosen: list[str] = [c for c in forced if data[c].std() > 0]
+    y = data["direct"].to_numpy(dtype=float)
+    psi = data["variance"].to_numpy(dtype=float)
+    values = {c: data[c].to_numpy(dtype=float) for c in usable}
+    ones = np.ones(len(y))
+
+    def aic(columns: list[str]) -> float:
+        X = np.column_stack([ones, *(values[c] for c in columns)])
+        if np.linalg.matrix_rank(X) < X.shape[1]:
+            raise ValueError("collinear")
+        return ml_aic(y, X, psi)
+
     try:
-        best = fay_herriot(data, "direct", "variance", chosen, method="ML").aic
+        best = aic(chosen)
     except (ValueError, np.linalg.LinAlgError):
         return [], []
     steps = [{"covariate": "(intercept)" + "".join(f" + {c}" for c in chosen), "aic": round(float(best), 4)}]
@@ -229,7 +240,7 @@ def select_covariates(data: pd.DataFrame, candidates: list[str], max_terms: int 
             if name in chosen:
                 continue
             try:
-                trial[name] = fay_herriot(data, "direct", "variance", chosen + [name], method="ML").aic
+                trial[name] = aic(chosen + [name])
             except (ValueError, np.linalg.LinAlgError):
                 continue
         if not trial:
