@@ -17,8 +17,9 @@ Per indicator, wave and geographic level (district = CBS wijk, buurt = CBS buurt
 4. The publication rule per area (``publication.rule``):
    * ``n_below`` (default): the direct figure when the area has at least ``n_threshold``
      respondents (and is not suppressed), otherwise the model figure;
-   * ``smaller_mse``: the direct figure when it is not suppressed and its design variance is
-     at most the model figure's MSE, otherwise the model figure.
+   * ``smaller_mse``: the direct figure when it is not suppressed and its sampling variance (the
+     smoothed one where the design variance is unstable) is at most the model figure's MSE,
+     otherwise the model figure.
    A direct figure is never published below the catalogue's ``minimum_respondents`` (suppression);
    a model figure is labelled "modelschatting" with the interval eblup +- 1.96 sqrt(mse).
 
@@ -370,7 +371,7 @@ def estimate_small_areas(direct: pd.DataFrame, areas: pd.DataFrame, catalogue: A
             e["eblup"] = e["eblup"].clip(0.0, 1.0)
             low, high = low.clip(0.0, 1.0), high.clip(0.0, 1.0)
         n = e["n"].to_numpy(dtype=float)
-        direct_var = e["direct_se"].to_numpy(dtype=float) ** 2
+        direct_var = e["variance"].to_numpy(dtype=float)  # the (smoothed where unstable) sampling variance
         suppressed = n < minimum_respondents
         if config.rule == "n_below":
             use_direct = ~suppressed & (n >= config.n_threshold)

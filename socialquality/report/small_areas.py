@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from openpyxl.styles import Font
+from openpyxl.styles import Alignment, Font
 
 from socialquality.report.text_nl import DASH, fmt_int, fmt_interval, fmt_value, is_missing
 
@@ -131,6 +131,19 @@ def add_sheets(wb: Any, m: Model, table_writer: Any, formats: dict[str, str]) ->
     table = getattr(m, "small_areas", None)
     if table is None or table.empty:
         return
+    if "Toelichting" in wb.sheetnames:
+        notes = wb["Toelichting"]
+        notes.append(["Wijken en buurten", "Het gepubliceerde cijfer per wijk en buurt. 'modelschatting': een "
+                      "schatting die de antwoorden uit het gebied combineert met CBS-cijfers over het gebied "
+                      "(Fay-Herriot-model), met een marge uit de modelfout; 'direct': het cijfer uit de enquête. "
+                      "Een direct cijfer op basis van te weinig respondenten wordt nooit getoond."])
+        notes.append(["Modellen", "Per indicator en niveau: de gebiedsvariantie, de gekozen CBS-kenmerken "
+                      "(gestandaardiseerd) met coëfficiënt en standaardfout, en het gemiddelde gewicht van de "
+                      "directe schatting."])
+        for row in (notes.max_row - 1, notes.max_row):
+            notes.cell(row=row, column=1).font = Font(bold=True)
+            notes.cell(row=row, column=1).alignment = Alignment(vertical="top")
+            notes.cell(row=row, column=2).alignment = Alignment(wrap_text=True, vertical="top")
     names = {**m.names, **getattr(m, "buurt_names", {})}
     order = {w: k for k, w in enumerate(m.waves)}
     ind_order = {i: k for k, i in enumerate(m.cat)}
