@@ -259,6 +259,11 @@ def select_covariates(data: pd.DataFrame, candidates: list[str], max_terms: int 
 PARENT_FIGURE = "wijkcijfer"
 
 
+def _isin(series: pd.Series, values: pd.Series) -> np.ndarray:
+    """Membership of codes by a hash table (pandas' isin on arrow strings converts value by value)."""
+    return series.astype(object).isin(set(values.astype(object))).to_numpy()
+
+
 def _measurement_error_adjustment(e: pd.DataFrame, fit: FayHerriotResult, term: int, scale: float) -> pd.DataFrame:
     """Ybarra & Lohr (2008): the parent district's figure is an estimate with variance C_d (its MSE)."""
     e = e.copy()
@@ -321,7 +326,7 @@ def estimate_small_areas(direct: pd.DataFrame, areas: pd.DataFrame, catalogue: A
             areas = areas.assign(**{PARENT_FIGURE: areas["parent_code"].map(figures["eblup"]),
                                     "_parent_mse": areas["parent_code"].map(figures["mse"])})
             areas = areas[areas[PARENT_FIGURE].notna()].reset_index(drop=True)
-        group = group[group["area_code"].isin(set(areas["area_code"]))]
+        group = group[_isin(group["area_code"], areas["area_code"])]
         group = group[np.isfinite(group["direct"].to_numpy(dtype=float)) & (group["n"] > 0)]
         if len(group) < config.min_areas:
             log.append(f"{level}/{indicator_id}: {len(group)} areas with respondents, fewer than {config.min_areas}: "
@@ -345,7 +350,7 @@ def estimate_small_areas(direct: pd.DataFrame, areas: pd.DataFrame, catalogue: A
         keep = ["area_code", "n", "direct_se", "smoothed", "parent_code", "population"]
         e = fit.estimates.merge(data[keep + (["_parent_mse"] if forced else [])], left_on="area",
                                 right_on="area_code")
-        others = areas[~areas["area_code"].isin(set(e["area_code"]))].copy()
+        others = areas[~_isin(areas["area_code"], e["area_code"])].copy()
         if not others.empty:
             others_std = others.copy()
             others_std[columns] = (others[columns] - centre) / scale
@@ -416,6 +421,15 @@ def small_area_wave(design: Any, catalogue: Any, wave: str, municipality: str, c
 
     `covariates` is the long warehouse table (level, area_code, covariate, value); `population` the
     areas (level, area_code, parent_code, population)."""
+    from threadpoolctl import threadpool_limits
+
+    # thousands of tiny (p x p) BLAS products: threads only add overhead (10-20x on a busy machine)
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _small_area_wave(design, catalogue, wave, municipality, covariates, population, config)
+
+
+def _small_area_wave(design: Any, catalogue: Any, wave: str, municipality: str, covariates: pd.DataFrame,
+                     population: pd.DataFrame, config: SmallAreaConfig) -> SmallAreaResult:
     results = []
     city = {}
     for indicator in catalogue.indicators:
