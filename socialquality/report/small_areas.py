@@ -41,7 +41,9 @@ def guard(table: pd.DataFrame | None, minimum_respondents: int) -> pd.DataFrame:
     for published, model in (("estimate", "eblup"), ("ci_low", "model_ci_low"), ("ci_high", "model_ci_high")):
         t.loc[too_few, published] = t.loc[too_few, model]
     t.loc[too_few, "source"] = "model"
-    t.loc[t["n"].fillna(0) < minimum_respondents, ["direct", "direct_se"]] = float("nan")
+    # nothing from which a suppressed direct figure could be recomputed (its residual against the model)
+    hidden = [c for c in ("direct", "direct_se", "std_residual") if c in t.columns]
+    t.loc[t["n"].fillna(0) < minimum_respondents, hidden] = float("nan")
     return t[t["estimate"].notna()].reset_index(drop=True)
 
 
@@ -157,12 +159,14 @@ def add_sheets(wb: Any, m: Model, table_writer: Any, formats: dict[str, str]) ->
         rows.append([r["wave"], LEVEL_NAMES.get(r["level"], r["level"]), names.get(r["area_code"], r["area_code"]),
                      r["area_code"], names.get(r["parent_code"], r["parent_code"]), m.label(r["indicator_id"]),
                      _num(r["estimate"]), _num(r["ci_low"]), _num(r["ci_high"]), source_label(r["source"]),
-                     _num(r["n"]), _num(r["direct"]), _num(r["eblup"]), _num(r["gamma"])])
+                     _num(r["n"]), _num(r["direct"]), _num(r["eblup"]), _num(r["gamma"]),
+                     _num(r.get("std_residual"))])
         fmts.setdefault(fmt, []).append(len(rows) + 1)
     ws = wb.create_sheet("Wijken en buurten")
     table_writer(ws, ["Meting", "Niveau", "Gebied", "Code", "Wijk", "Indicator", "Cijfer", "Ondergrens (95%)",
                       "Bovengrens (95%)", "Bron van het cijfer", "n", "Directe schatting", "Modelschatting",
-                      "Gewicht directe schatting (gamma)"], rows, {11: "#,##0", 14: "0.00"}, freeze="D2")
+                      "Gewicht directe schatting (gamma)", "Gestandaardiseerd residu (direct - model)"], rows,
+                 {11: "#,##0", 14: "0.00", 15: "0.00"}, freeze="D2")
     for fmt, row_numbers in fmts.items():  # per row: the indicator's own number format
         for row in row_numbers:
             for col in (7, 8, 9, 12, 13):
