@@ -138,7 +138,9 @@ def add_sheets(wb: Any, m: Model, table_writer: Any, formats: dict[str, str]) ->
         notes.append(["Wijken en buurten", "Het gepubliceerde cijfer per wijk en buurt. 'modelschatting': een "
                       "schatting die de antwoorden uit het gebied combineert met CBS-cijfers over het gebied "
                       "(Fay-Herriot-model), met een marge uit de modelfout; 'direct': het cijfer uit de enquête. "
-                      "Een direct cijfer op basis van te weinig respondenten wordt nooit getoond."])
+                      "Een direct cijfer op basis van te weinig respondenten wordt nooit getoond. Het blad "
+                      "'Indicatoren' toont alleen de directe cijfers; veranderingen, index en effecten rusten "
+                      "op de directe cijfers."])
         notes.append(["Modellen", "Per indicator en niveau: de gebiedsvariantie, de gekozen CBS-kenmerken "
                       "(gestandaardiseerd) met coëfficiënt en standaardfout, en het gemiddelde gewicht van de "
                       "directe schatting."])
