@@ -140,7 +140,8 @@ def area_frame(kwb: pd.DataFrame, municipality: str, level: str,
     Columns: area_code, parent_code (the district of a buurt; the municipality for a district),
     population, pop15 (15 and older), then one column per covariate and ``imputed`` (the number
     of covariates filled in). A covariate CBS does not publish for an area (".", small areas) is
-    taken from the area's district, else the median over the level's areas.
+    taken from the area's district, else the median over the level's areas; a covariate whose
+    field the file lacks altogether (another edition or the Excel layout) is left out.
     """
     region_type, _ = LEVELS[level]
     prefix = ("WK" if level == "district" else "BU") + municipality[2:]
@@ -158,8 +159,8 @@ def area_frame(kwb: pd.DataFrame, municipality: str, level: str,
         _, rule = COVARIATES[name]
         try:
             values = pd.Series(rule(rows).to_numpy(dtype=float))
-        except KeyError as error:
-            raise ConfigError(f"covariate {name}: field {error} is not in the CBS figures") from None
+        except KeyError:  # an edition or layout without this field (e.g. the Excel download): not a candidate
+            continue
         values[~np.isfinite(values)] = np.nan
         imputed += values.isna().to_numpy().astype(int)
         if level == "buurt" and values.isna().any():
@@ -172,7 +173,8 @@ def area_frame(kwb: pd.DataFrame, municipality: str, level: str,
 
 def covariates_long(areas: pd.DataFrame, level: str, candidates: tuple[str, ...]) -> pd.DataFrame:
     """The covariates as a long table for the warehouse (level, area_code, covariate, value)."""
-    long = areas.melt(id_vars=["area_code"], value_vars=list(candidates), var_name="covariate", value_name="value")
+    present = [c for c in candidates if c in areas.columns]
+    long = areas.melt(id_vars=["area_code"], value_vars=present, var_name="covariate", value_name="value")
     return long.assign(level=level)[["level", "area_code", "covariate", "value"]]
 
 

@@ -255,3 +255,14 @@ def test_excel_sheets_label_every_figure(small_area_report):
     models = wb["Modellen"]
     values = [[c.value for c in r] for r in models.iter_rows(min_row=2)]
     assert [v[8] for v in values] == ["Intercept", "pct_65plus"] and values[0][4] == pytest.approx(0.0012)
+
+
+def test_another_city_in_the_excel_layout_uses_the_fields_it_has():
+    """Utrecht's KWB 2023 Excel download lacks e.g. the benefit and Wmo fields: those covariates drop out."""
+    kwb = read_kwb(ROOT / "data" / "cbs" / "kwb_2023_utrecht.xlsx")
+    buurten, covariates = small_area_reference(kwb, "GM0344", 2023, SmallAreaConfig())
+    assert len(buurten) == 111 and buurten["district_code"].str.startswith("WK0344").all()
+    present = set(covariates["covariate"])
+    assert {"pct_laag_inkomen", "pct_65plus", "afstand_huisarts"} <= present
+    assert "pct_bijstand" not in present and "wmo_per_1000" not in present
+    assert covariates["value"].notna().all()
