@@ -105,7 +105,7 @@ def render_buurt_page(m: Model, env: Any, out_dir: Path, fig_dir: Path, buurten:
             values = {r["area_code"]: float(r["estimate"]) * factor for r in rows.to_dict("records")}
             path = maps.choropleth(boundaries, values, fig_dir / f"buurtkaart_{indicator}.png", known=known,
                                    legend_label=f"{m.label(indicator)} {m.latest}" + (" (%)" if unit == "percent" else ""),
-                                   center=centre)
+                                   center=centre, outside_label="geen inwoners")
             figures.append(path)
             figure = {"src": f"figuren/{path.name}", "name": path.name}
         n_model = int((rows["source"] == "model").sum())
