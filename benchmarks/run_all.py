@@ -1,6 +1,6 @@
 """Run every benchmark, each in its own process, and print one summary table (`make bench`).
 
-    .venv/bin/python benchmarks/run_all.py [--only ingest,quality,survey] [--timeout 1800]
+    .venv/bin/python benchmarks/run_all.py [--only ingest,quality,survey,sae] [--timeout 1800]
 
 The benchmarks run at full size with their default options (the targets are about full size):
 
@@ -89,10 +89,18 @@ def parse_survey(out: str) -> list[Row]:
             _row("survey", "peak memory (incl. the data)", None if peak is None else peak / 1024, "GB", 4.0)]
 
 
+def parse_sae(out: str) -> list[Row]:
+    seconds = _number(r"^RESULT sae_seconds=([\d.,]+)", out)
+    peak = _number(r"peak memory ([\d.,]+) GB", out)
+    return [_row("sae", "small areas: 15 indicators, 3,400 districts + 13,000 buurten", seconds, "s", 30.0),
+            _row("sae", "peak memory (incl. the data)", peak, "GB", None)]
+
+
 BENCHMARKS: dict[str, tuple[str, Callable[[str], list[Row]]]] = {
     "ingest": ("bench_ingest.py", parse_ingest),
     "quality": ("bench_quality.py", parse_quality),
     "survey": ("bench_survey.py", parse_survey),
+    "sae": ("bench_sae.py", parse_sae),
 }
 
 

@@ -254,6 +254,7 @@ class Codebook:
         if self.age_group_column and self.age_group_codes:
             return sorted_bands(set(self.age_group_codes.values()))
         return None
+    buurt_column: str | None = None  # the respondent's CBS buurt code (optional; small-area figures)
 
     @property
     def wave_ids(self) -> list[str]:
@@ -273,6 +274,7 @@ class Codebook:
         """Delivered column name -> role, for the design/background variables."""
         roles = {self.respondent_id_column: "respondent_id", self.district_column: "district"}
         for column, role in (
+            (self.buurt_column, "buurt"),
             (self.sex_column, "sex"),
             (self.age_column, "age"),
             (self.age_group_column, "age_group"),
@@ -454,7 +456,7 @@ def load_codebook(path: str | Path) -> Codebook:
     age_group = raw.get("age_group") or {}
     duration = raw.get("duration") or {}
     background = [raw["respondent_id"]["column"], raw["district"]["column"], sex.get("column"), age.get("column"),
-                  age_group.get("column"), duration.get("column")]
+                  age_group.get("column"), duration.get("column"), (raw.get("neighbourhood") or {}).get("column")]
     for column in filter(None, background):
         if column.lower() in seen_columns:
             raise CodebookError(path, f"background column {column!r} is also an item name")
@@ -500,6 +502,7 @@ def load_codebook(path: str | Path) -> Codebook:
         grids=grids,
         scales=tuple(scales),
         intervention=raw.get("intervention"),
+        buurt_column=(raw.get("neighbourhood") or {}).get("column"),
     )
 
 

@@ -167,6 +167,10 @@ def normalise_frame(raw: RawFile, codebook: Codebook, wave: str, key: bytes) -> 
     out["respondent_pid"] = pseudonymise(ids, codebook.survey, key)
     out["wave"] = wave
     out["district_code"] = delivered[codebook.district_column].astype("string").str.strip().str.upper()
+    if codebook.buurt_column and codebook.buurt_column in delivered:
+        out["buurt_code"] = delivered[codebook.buurt_column].astype("string").str.strip().str.upper()
+    else:
+        out["buurt_code"] = pd.Series(pd.NA, index=out.index, dtype="string")
 
     def coded(column: str | None, codes: dict, missing: tuple = ()) -> pd.Series:
         """A coded background column as labels (NA when not delivered or declared missing); a value

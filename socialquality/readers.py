@@ -88,7 +88,7 @@ class RawFile:
 # ----------------------------------------------------------------------------- entry point
 def survey_string_columns(codebook: Codebook) -> list[str]:
     """Columns of a codebook's files to read as text: respondent id, district and text items."""
-    names = [codebook.respondent_id_column, codebook.district_column]
+    names = [codebook.respondent_id_column, codebook.district_column, *filter(None, [codebook.buurt_column])]
     for item in codebook.items.values():
         if item.type == "text":
             names.extend([item.id, *item.aliases])

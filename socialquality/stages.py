@@ -88,14 +88,27 @@ def load_population(m: Monitor) -> dict[str, Any]:
                                  "register_indicators from the catalogue")
     register = register_values(kwb, settings.municipality, specs, year) if specs else pd.DataFrame(
         columns=["district_code", "indicator_id", "value", "year", "source"])
+    from socialquality.small_areas import small_area_reference
+
+    buurten, covariates = small_area_reference(kwb, settings.municipality, year, _small_area_config(m),
+                                               settings.path("boundaries"))
     with m.engine.begin() as connection:
         replace_rows(connection, s.districts, districts.assign(municipality=settings.municipality, year=year))
         replace_rows(connection, s.population_margins, margins)
         replace_rows(connection, s.register_indicators, register)
+        replace_rows(connection, s.buurten, buurten)
+        replace_rows(connection, s.area_covariates, covariates)
     return {"districts": len(districts), "population": int(districts["population"].sum()), "year": year,
             "format": figures.kind, "age_bands": ", ".join(
                 margins.loc[margins["variable"] == "age_group", "level"].drop_duplicates()),
-            "register_indicators": len(register), "source": "Bron: CBS, CC BY 4.0"}
+            "register_indicators": len(register), "buurten": len(buurten), "source": "Bron: CBS, CC BY 4.0"}
+
+
+def _small_area_config(m: Monitor):
+    """surveys/small_area.yaml beside the catalogue (defaults when absent)."""
+    from socialquality.small_areas import load_small_area_config
+
+    return load_small_area_config(Path(m.catalogue.path).with_name("small_area.yaml"))
 
 
 def known_districts(m: Monitor) -> set[str]:
@@ -271,6 +284,7 @@ def ingest_wave(m: Monitor, wave: str, run_id: str) -> dict[str, Any]:
     frame["district_code"] = frame["district_code"].str.slice(0, s.respondents.c.district_code.type.length)
     for column in ("sex", "age_group"):  # an invalid code is kept (cut for storage) so the rules see it
         frame[column] = frame[column].str.slice(0, getattr(s.respondents.c, column).type.length)
+    frame["buurt_code"] = frame["buurt_code"].str.slice(0, s.respondents.c.buurt_code.type.length)
     items = [i.id for i in codebook.items.values() if i.type != "text"]
     texts = [i.id for i in codebook.items.values() if i.type == "text"]
     with m.engine.begin() as connection:
@@ -290,8 +304,8 @@ def ingest_wave(m: Monitor, wave: str, run_id: str) -> dict[str, Any]:
         frame["receipt_id"] = frame["source_file"].map(receipt_ids)
         for table in (s.answers, s.text_answers, s.weights, s.ingest_findings):
             delete_where(connection, table, survey=codebook.survey, wave=wave)
-        people = frame[["respondent_pid", "source_row", "receipt_id", "district_code", "sex", "age", "age_group",
-                        "duration_min"]].assign(survey=codebook.survey, wave=wave, status="received")
+        people = frame[["respondent_pid", "source_row", "receipt_id", "district_code", "buurt_code", "sex", "age",
+                        "age_group", "duration_min"]].assign(survey=codebook.survey, wave=wave, status="received")
         replace_rows(connection, s.respondents, people, survey=codebook.survey, wave=wave)
         findings = [r.findings.assign(receipt_id=receipt_ids[l.path.name]) for l, _, r in results if len(r.findings)]
         if findings:
@@ -652,12 +666,33 @@ def _estimate_wave(m: Monitor, wave: str, run_id: str) -> dict[str, Any]:
                      survey=codebook.survey, wave=wave)
         replace_rows(connection, s.indicator_covariances, covariances.assign(survey=codebook.survey),
                      survey=codebook.survey, wave=wave)
+    small_areas = _small_area_stage(m, design, wave)
     # an indicator without a single respondent (an item not asked, or an empty target group) is named
     absent = [i.id for i in catalogue.indicators if i.id not in set(indicators["indicator_id"])]
     return {"rows": len(indicators), "indicators": int(indicators["indicator_id"].nunique()),
             "districts": int(indicators["district_code"].nunique()) - 1,
             "suppressed": int(indicators["suppressed"].sum()), "lineage_id": int(lineage_id),
-            "indicators_without_respondents": ", ".join(absent) or "-"}
+            "indicators_without_respondents": ", ".join(absent) or "-", **small_areas}
+
+
+def _small_area_stage(m: Monitor, design: Any, wave: str) -> dict[str, Any]:
+    """Fay-Herriot figures for every district and buurt (socialquality.small_areas), stored per wave."""
+    from socialquality.small_areas import small_area_wave
+
+    survey = m.codebook.survey
+    population = pd.concat([
+        read_table(m.engine, s.districts).rename(columns={"district_code": "area_code", "municipality": "parent_code"})
+        .assign(level="district"),
+        read_table(m.engine, s.buurten).rename(columns={"buurt_code": "area_code", "district_code": "parent_code"})
+        .assign(level="buurt")], ignore_index=True)
+    result = small_area_wave(design, m.catalogue, wave, m.settings.municipality,
+                             read_table(m.engine, s.area_covariates), population, _small_area_config(m))
+    with m.engine.begin() as connection:
+        replace_rows(connection, s.small_area_estimates, result.estimates.assign(survey=survey), survey=survey, wave=wave)
+        replace_rows(connection, s.small_area_models, result.models.assign(survey=survey), survey=survey, wave=wave)
+    counts = result.estimates.groupby(["level", "source"]).size().to_dict() if not result.estimates.empty else {}
+    return {f"small_area_{level}_{source}": int(n) for (level, source), n in counts.items()} | {
+        "small_area_models": len(result.models), "small_area_log": result.log}
 
 
 def compute_trends(m: Monitor, run_id: str) -> dict[str, Any]:
@@ -957,6 +992,17 @@ def accountability_chain(m: Monitor) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _small_area_report_inputs(m: Monitor, waves: list[str]) -> dict[str, Any]:
+    from socialquality.small_areas import buurt_boundaries_path
+
+    estimates = read_table(m.engine, s.small_area_estimates, survey=m.codebook.survey)
+    models = read_table(m.engine, s.small_area_models, survey=m.codebook.survey)
+    boundaries = m.settings.path("boundaries")
+    return {"small_areas": estimates[estimates["wave"].isin(waves)], "small_area_models": models[models["wave"].isin(waves)],
+            "buurten": read_table(m.engine, s.buurten),
+            "buurt_geojson_path": buurt_boundaries_path(boundaries if boundaries.is_file() else None)}
+
+
 def render_trend_report(m: Monitor, run_id: str) -> dict[str, Any]:
     from socialquality.report.render import ReportInputs, interventions_frames, render_report
 
@@ -1014,6 +1060,7 @@ def render_trend_report(m: Monitor, run_id: str) -> dict[str, Any]:
                                     for r in lineage_rows.itertuples())},
         event_study=pd.DataFrame(event_rows) if event_rows else None,
         intervention_sites=sites, intervention_info=info, effect_scale="points",
+        **_small_area_report_inputs(m, waves),
     )
     final = settings.path("reports")
     staging = final.parent / f".{final.name}.new-{run_id[:8]}"

@@ -61,8 +61,8 @@ def test_wijkmonitor_loads(wijkmonitor) -> None:
     assert cb.wave_ids == ["2017", "2018", "2019", "2020", "2021", "2022", "2023"]
     assert cb.wave("2021").mode == "web"
     assert str(cb.wave("2017").fieldwork_start) == "2017-03-01"
-    assert cb.background_columns() == {"resp_id": "respondent_id", "wijkcode": "district", "geslacht": "sex",
-                                       "leeftijd": "age", "duur_min": "duration"}
+    assert cb.background_columns() == {"resp_id": "respondent_id", "wijkcode": "district", "buurtcode": "buurt",
+                                       "geslacht": "sex", "leeftijd": "age", "duur_min": "duration"}
     assert cb.sex_codes == {1: "m", 2: "v"} and cb.sex_missing == (9,)
     assert (cb.age_min, cb.age_max, cb.speeder_below_min) == (16, 105, 4.0)
     assert "email" in cb.drop_columns

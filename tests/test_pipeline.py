@@ -82,6 +82,17 @@ def test_whole_graph_materialises_on_sqlite(small_city, tmp_path):
     html = (tmp_path / "reports" / "index.html").read_text(encoding="utf-8")
     assert "Sociale cohesie" in html and (tmp_path / "reports" / "rapport.xlsx").is_file()
     assert (tmp_path / "audit" / "index.html").is_file()
+    # small areas (issue 13): buurt codes flow through ingest; every inhabited buurt gets a figure per
+    # wave and indicator, labelled direct or model, on the buurt page and in Excel
+    assert respondents["buurt_code"].str.startswith("BU0363").mean() > 0.99
+    small = read_table(engine, s.small_area_estimates)
+    inhabited = set(read_table(engine, s.buurten).query("population > 0")["buurt_code"])
+    latest = small[(small["level"] == "buurt") & (small["wave"] == WAVES[-1]) & (small["indicator_id"] == "eenzaam")]
+    assert set(latest["area_code"]) == inhabited and set(latest["source"]) <= {"direct", "model"}
+    assert (small.loc[small["n"] < 30, "direct"].isna()).all()
+    assert len(read_table(engine, s.small_area_models)) > 0
+    buurt_page = (tmp_path / "reports" / "buurten.html").read_text(encoding="utf-8")
+    assert "modelschatting" in buurt_page and "Kop Zeedijk" in buurt_page
 
 
 def test_blocked_wave_stops_its_indicators_only(small_city, tmp_path):

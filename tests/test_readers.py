@@ -384,7 +384,7 @@ def test_match_columns_conflict_and_not_asked(codebook) -> None:
 
 
 def test_survey_string_columns(codebook) -> None:
-    assert survey_string_columns(codebook) == ["resp_id", "wijkcode", "opmerking"]
+    assert survey_string_columns(codebook) == ["resp_id", "wijkcode", "buurtcode", "opmerking"]
 
 
 # ----------------------------------------------------------------------------- value labels

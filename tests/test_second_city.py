@@ -24,7 +24,7 @@ import pytest
 from tests.denhaag_city import CLOSURE_SITES, DATA, WAVES, write_deliveries
 
 REPO = Path(__file__).resolve().parent.parent
-KEY = "den-haag-test-key-not-secret-0123"
+KEY = "Dh7kQ2xV9pLm4Rt8WzN3cYb6Ha5Je1Ug"  # a test key that passes the production key rules
 pytestmark = pytest.mark.slow
 
 

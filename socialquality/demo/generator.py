@@ -5,7 +5,7 @@
     out_dir/landing/wijkmonitor/<wave>/wijkmonitor_<wave>_levering.<ext>   survey deliveries
     out_dir/feedback/deelnemersfeedback/<year>/deelnemersfeedback_<year>.<ext>
     out_dir/truth/  (answer key for tests; the pipeline never reads it)
-        manifest.json, effects.json, district_truth.csv, population_cells.csv
+        manifest.json, effects.json, district_truth.csv, buurt_truth.csv, population_cells.csv
 
 The model, in short (all choices are documented here and in truth/manifest.json):
 
@@ -104,7 +104,7 @@ ALIAS_UNTIL = {"veilig": ("onveilig_buurt", "2019")}  # item -> (delivered name,
 EMAIL_WAVE = "2020"            # a direct identifier delivered by mistake (drop_columns)
 CASE_WAVE = "2021"             # background columns in Mixed case, De Jong Gierveld items in UPPER
 DEFECT_WAVE = "2022"
-MIXED_CASE = {"resp_id": "Resp_ID", "wijkcode": "WijkCode", "geslacht": "Geslacht", "leeftijd": "Leeftijd",
+MIXED_CASE = {"resp_id": "Resp_ID", "wijkcode": "WijkCode", "buurtcode": "BuurtCode", "geslacht": "Geslacht", "leeftijd": "Leeftijd",
               "duur_min": "Duur_Min"}
 
 # The manifest's `rule` uses the demo's rule names; `quality_rule_id` names the rule of the
@@ -114,7 +114,7 @@ QUALITY_RULE_IDS = {("allowed_codes", "ladder_nu"): "value_range",
                     ("straight_lining", "cohesie_grid"): "straightlining",
                     ("straight_lining", "regie_grid"): "straightlining"}
 # Delivered background column -> its name in the normalised responses (docs/data-contracts.md).
-NORMALISED_COLUMNS = {"resp_id": "respondent_pid", "wijkcode": "district_code", "geslacht": "sex",
+NORMALISED_COLUMNS = {"resp_id": "respondent_pid", "wijkcode": "district_code", "buurtcode": "buurt_code", "geslacht": "sex",
                       "leeftijd": "age", "duur_min": "duration_min"}
 
 MIN_POP_SAMPLED = 500          # residents 15+ below which a district gets no sample
@@ -594,9 +594,11 @@ def _simulate_sample(seed: int, wave: str, codebook: Codebook, city: _City, desi
     comment = _comments(rng, n, wave, people, city, sites)
     order = rng.permutation(n)
 
+    district_codes = city.codes[d_idx[order]].astype(str)
     frame = pd.DataFrame({
         "resp_id": [f"R{wave}-{i + 1:06d}" for i in range(n)],
-        "wijkcode": city.codes[d_idx[order]].astype(str),
+        "wijkcode": district_codes,
+        "buurtcode": _buurt_codes(seed, year, district_codes),
         "geslacht": sex_code[order],
         "leeftijd": people["age"][order].astype(np.int64),
     })
@@ -616,6 +618,42 @@ def _simulate_sample(seed: int, wave: str, codebook: Codebook, city: _City, desi
     if wave == CASE_WAVE:
         frame = frame.rename(columns=lambda c: MIXED_CASE.get(c, c.upper() if c.startswith("dj_") else c))
     return frame
+
+
+def _buurt_codes(seed: int, year: int, district_codes: np.ndarray) -> np.ndarray:
+    """The respondent's buurt within the district, drawn in proportion to the buurt's residents
+    aged 15+ (CBS 2019) from a random stream of its own, so that every other column of a delivery
+    is the same as without buurt codes. The demo's population values are defined per district:
+    all buurten of a district share its true values (truth/buurt_truth.csv)."""
+    rng = np.random.default_rng([seed, 21, year])
+    buurten = _cbs_buurten()
+    out = np.full(len(district_codes), "", dtype=object)
+    for district in np.unique(district_codes):
+        rows = np.flatnonzero(district_codes == district)
+        members = buurten[buurten["district_code"] == district]
+        if members.empty or members["pop15"].sum() <= 0:
+            continue
+        p = members["pop15"].to_numpy(dtype=float)
+        out[rows] = members["buurt_code"].to_numpy()[rng.choice(len(members), size=len(rows), p=p / p.sum())]
+    return out.astype(str)
+
+
+_BUURTEN_CACHE: dict[str, pd.DataFrame] = {}
+
+
+def _cbs_buurten(path: Path = CBS_PATH) -> pd.DataFrame:
+    """Buurt code, its district and residents aged 15+ from the CBS file (cached)."""
+    key = str(path)
+    if key not in _BUURTEN_CACHE:
+        frame = pd.read_csv(path, sep=";", encoding="utf-8-sig", dtype=str, keep_default_na=False)
+        frame = frame.apply(lambda column: column.str.strip())
+        buurt = frame[frame["SoortRegio_2"] == "Buurt"].sort_values("Codering_3")
+        ages = sum(pd.to_numeric(buurt[c].replace(".", None), errors="coerce").fillna(0.0) for c in
+                   ("k_15Tot25Jaar_9", "k_25Tot45Jaar_10", "k_45Tot65Jaar_11", "k_65JaarOfOuder_12"))
+        _BUURTEN_CACHE[key] = pd.DataFrame({"buurt_code": buurt["Codering_3"].to_numpy(),
+                                            "district_code": ["WK" + c[2:8] for c in buurt["Codering_3"]],
+                                            "pop15": ages.to_numpy(dtype=float)})
+    return _BUURTEN_CACHE[key]
 
 
 def _email(rng: np.random.Generator) -> str:
@@ -721,7 +759,7 @@ def _inject_defects(frame: pd.DataFrame, seed: int, wave: str, file_name: str,
 # ---------------------------------------------------------------------------------------------
 # Writing files as an agency would
 # ---------------------------------------------------------------------------------------------
-BACKGROUND_LABELS = {"resp_id": "Respondentnummer", "wijkcode": "Wijkcode (CBS)", "geslacht": "Geslacht",
+BACKGROUND_LABELS = {"resp_id": "Respondentnummer", "wijkcode": "Wijkcode (CBS)", "buurtcode": "Buurtcode (CBS)", "geslacht": "Geslacht",
                      "leeftijd": "Leeftijd in jaren", "duur_min": "Duur van het interview (minuten)",
                      "email": "E-mailadres (voor de verloting)", "opmerking": "Opmerkingen over de buurt"}
 
@@ -1096,6 +1134,8 @@ def generate_demo_city(out_dir: str | Path, seed: int = 2026, respondents_per_wa
         table, effects = _truth(seed, waves, codebook, city, design, ctx.latents, ctx.sites, indicators,
                                 truth_per_cell)
         table.to_csv(truth_dir / "district_truth.csv", index=False, lineterminator="\n")
+        buurt_truth = _cbs_buurten()[["buurt_code", "district_code"]].merge(table, on="district_code")
+        buurt_truth.to_csv(truth_dir / "buurt_truth.csv", index=False, lineterminator="\n")
         _write_effects(truth_dir / "effects.json", ctx.sites, effects, waves)
     feedback_files = _write_feedback(seed, out_dir, ctx.sites, feedback_codebook)
     _write_population(truth_dir / "population_cells.csv", city, design)

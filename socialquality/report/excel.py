@@ -254,6 +254,9 @@ def write_workbook(m: "Model", path: Path) -> Path:
     _table(ws, ["Meting", "Ontvangen rijen", "Gebruikt (schoon)", "Apart gezet", "Levering tegengehouden",
                 "Reden"], rows, {2: FMT["int"], 3: FMT["int"], 4: FMT["int"]}, freeze="B2")
 
+    from socialquality.report.small_areas import add_sheets
+
+    add_sheets(wb, m, _table, FMT)  # "Wijken en buurten", "Modellen" (when there are small-area figures)
     path = Path(path)
     _neutralise_formulas(wb)
     wb.save(path)

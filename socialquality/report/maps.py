@@ -96,6 +96,7 @@ def choropleth(
     legend_label: str,
     center: float = 100.0,
     title: str | None = None,
+    outside_label: str = "geen gegevens",
 ) -> Path:
     """Fill each district by its value (diverging colours around `center`).
 
@@ -148,7 +149,7 @@ def choropleth(
         handles.append(Patch(facecolor=GREY_NODATA, edgecolor="#8c8c8c", hatch="////",
                              label="te weinig respondenten (–)"))
     if outside_seen:
-        handles.append(Patch(facecolor="#f2f2f2", edgecolor="#bdbdbd", hatch="....", label="geen gegevens"))
+        handles.append(Patch(facecolor="#f2f2f2", edgecolor="#bdbdbd", hatch="....", label=outside_label))
     if handles:
         ax.legend(handles=handles, loc="lower left", fontsize=8, frameon=True, framealpha=0.9)
     ax.text(0.0, -0.02, MAP_SOURCE, transform=ax.transAxes, fontsize=7, color="#555555", va="top")

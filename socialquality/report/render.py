@@ -24,7 +24,7 @@ from typing import Any
 import jinja2
 import pandas as pd
 
-from socialquality.report import charts, data, excel
+from socialquality.report import charts, data, excel, small_areas
 from socialquality.report.text_nl import (
     DASH,
     KIND_NAMES,
@@ -85,6 +85,12 @@ class ReportInputs:
     intervention_info: pd.DataFrame | None = None
     #: scale of effects of percent indicators: "proportion" (0-1, like district_indicators) or "points"
     effect_scale: str = "proportion"
+    #: small-area figures (table small_area_estimates), their models (small_area_models), the buurten
+    #: (buurt_code, district_code, buurt_name, population) and the buurt boundaries (GeoJSON)
+    small_areas: pd.DataFrame | None = None
+    small_area_models: pd.DataFrame | None = None
+    buurten: pd.DataFrame | None = None
+    buurt_geojson_path: Path | None = None
 
 
 @dataclass
@@ -220,6 +226,11 @@ class Model:
         self.names.setdefault(self.city, inputs.municipality_name)
 
         self.di = data.guard_district_indicators(inputs.district_indicators, self.min_n)
+        self.small_areas = small_areas.guard(inputs.small_areas, self.min_n)
+        self.small_area_lookup = small_areas.lookup(self.small_areas)
+        self.small_area_models = inputs.small_area_models
+        self.buurt_names = dict(zip(inputs.buurten["buurt_code"], inputs.buurten["buurt_name"])) \
+            if inputs.buurten is not None and not inputs.buurten.empty else {}
         self.suppressed = data.suppressed_keys(self.di)
         self.changes = data.guard_changes(inputs.changes, self.suppressed)
         self.index = data.tidy(inputs.composite_index, data.INDEX_COLUMNS)
@@ -337,9 +348,14 @@ def _indicator_rows(m: Model, district: str, condition: str) -> list[dict]:
             "n": fmt_int(r["n"]) if r is not None else DASH,
             "suppressed": r is not None and bool(r["suppressed"]),
             "missing": r is None,
+            "model": None,
             "previous": _change_cell(m, district, ind, "previous"),
             "base": _change_cell(m, district, ind, "base"),
         })
+        model = small_areas.model_figure(m, district, ind)
+        if model is not None:  # the publication rule chose the model figure ("modelschatting")
+            rows[-1].update(value=model["value"], interval=model["interval"], model=model["source"],
+                            suppressed=False, missing=False)
     return rows
 
 
@@ -796,6 +812,11 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
         path.write_text(page, encoding="utf-8")
         district_pages.append(path)
 
+    # --- buurten.html (model-based figures for every buurt) ------------------------------
+    buurt_page, buurt_figures = small_areas.render_buurt_page(
+        m, env, out_dir, fig_dir, inputs.buurten, inputs.buurt_geojson_path, common)
+    figures.extend(buurt_figures)
+
     # --- index.html ----------------------------------------------------------
     summary = {
         "intro": (f"Dit rapport laat zien hoe het gaat met de sociale kwaliteit in de {len(codes)} wijken van "
@@ -810,7 +831,7 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
     html = env.get_template("index.html.j2").render(
         **common, root="", summary=summary, conditions=conditions, interventions=interventions,
         quality=quality_rows, quality_text=quality_text, lineage=_lineage_rows(inputs.lineage),
-        breaks=m.breaks, has_map=boundaries is not None,
+        breaks=m.breaks, has_map=boundaries is not None, buurt_page=buurt_page.name if buurt_page else None,
         districts=[{"code": d, "name": m.names[d], "href": f"{DISTRICT_DIR}/{d}.html"} for d in codes])
     html_path = out_dir / "index.html"
     html_path.write_text(html, encoding="utf-8")

@@ -103,6 +103,7 @@ respondents = Table(
     Column("source_row", Integer, primary_key=True),  # a duplicate id keeps both rows on record
     Column("receipt_id", Integer, ForeignKey("file_receipts.id"), nullable=False),
     Column("district_code", String(16)),
+    Column("buurt_code", String(16)),  # CBS buurt code when the survey delivers it (migration 0005)
     Column("sex", String(16)),  # m | v | x, or an invalid code as delivered (quarantined)
     Column("age", Float),
     Column("age_group", String(16)),
@@ -418,4 +419,80 @@ intervention_effects = Table(
     Column("verdict_code", String(32)),
     Column("verdict_nl", Text),
     Column("details", Text),  # JSON (event-time coefficients etc.)
+)
+
+
+# --- Small areas: buurten, register covariates, Fay-Herriot figures (migration 0005) ----
+buurten = Table(
+    "buurten",
+    metadata,
+    Column("buurt_code", String(16), primary_key=True),
+    Column("district_code", String(16), nullable=False),
+    Column("municipality", String(8), nullable=False),
+    Column("buurt_name", String(128)),
+    Column("population", Integer),
+    Column("year", Integer),
+)
+
+area_covariates = Table(
+    "area_covariates",
+    metadata,
+    Column("level", String(16), primary_key=True),  # district | buurt
+    Column("area_code", String(16), primary_key=True),
+    Column("covariate", String(64), primary_key=True),
+    Column("value", Float),
+)
+
+small_area_estimates = Table(
+    "small_area_estimates",
+    metadata,
+    Column("survey", String(64), primary_key=True),
+    Column("wave", String(32), primary_key=True),
+    Column("level", String(16), primary_key=True),
+    Column("area_code", String(16), primary_key=True),
+    Column("indicator_id", String(64), primary_key=True),
+    Column("parent_code", String(16)),
+    Column("population", Float),
+    Column("n", Integer),
+    Column("direct", Float),  # NULL when suppressed (fewer than minimum_respondents)
+    Column("direct_se", Float),
+    Column("variance_model", Float),  # sampling variance used in the model (smoothed or design)
+    Column("variance_smoothed", Boolean),
+    Column("synthetic", Float),
+    Column("eblup", Float),
+    Column("mse", Float),
+    Column("model_ci_low", Float),
+    Column("model_ci_high", Float),
+    Column("gamma", Float),  # shrinkage: weight of the direct estimate
+    Column("std_residual", Float),
+    Column("direct_suppressed", Boolean),
+    Column("source", String(8), nullable=False),  # the published figure: direct | model
+    Column("estimate", Float),
+    Column("se", Float),
+    Column("ci_low", Float),
+    Column("ci_high", Float),
+)
+
+small_area_models = Table(
+    "small_area_models",
+    metadata,
+    Column("survey", String(64), primary_key=True),
+    Column("wave", String(32), primary_key=True),
+    Column("level", String(16), primary_key=True),
+    Column("indicator_id", String(64), primary_key=True),
+    Column("method", String(8)),
+    Column("n_areas", Integer),
+    Column("n_predicted", Integer),
+    Column("sigma2_u", Float),
+    Column("sigma2_u_se", Float),
+    Column("covariates", Text),  # JSON list
+    Column("coefficients", Text),  # JSON [{term, estimate, se, p_value}]
+    Column("selection", Text),  # JSON [{covariate, aic}]
+    Column("loglik", Float),
+    Column("aic", Float),
+    Column("r2", Float),
+    Column("mean_gamma", Float),
+    Column("converged", Boolean),
+    Column("benchmark", String(16)),
+    Column("smoothed_areas", Integer),
 )
