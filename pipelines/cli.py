@@ -1,4 +1,4 @@
-"""Command line: `socialquality run|demo|release|why|dagster-home`.
+"""Command line: `socialquality run|demo|release|why|plan|dagster-home`.
 
 `run` materialises the whole asset graph in-process through Dagster (runs are recorded in the
 Dagster instance under paths.dagster_home, so `make ui` shows them). Configuration problems stop
@@ -181,6 +181,13 @@ def main(argv: list[str] | None = None) -> int:
     why.add_argument("respondent_id", help="the respondent id as delivered by the fieldwork agency")
     why.add_argument("--wave", required=True)
     why.add_argument("--config", default=os.environ.get("SOCIALQUALITY_CONFIG", DEFAULT_CONFIG))
+    plan = sub.add_parser("plan", help="plan the next wave's sample: invitations per district and age group")
+    plan.add_argument("--config", default=os.environ.get("SOCIALQUALITY_CONFIG", DEFAULT_CONFIG))
+    plan.add_argument("--wave", required=True, help="the wave to plan, e.g. 2025")
+    plan.add_argument("--settings", help="planning settings (default: planning.yaml next to the register)")
+    plan.add_argument("--out", help="output folder (default: <reports>/steekproefplan_<wave>)")
+    plan.add_argument("--check", type=int, default=0, metavar="N",
+                      help="demo only: draw the planned wave N times and check the promised margins and power")
     args = parser.parse_args(argv)
 
     try:
@@ -201,6 +208,11 @@ def main(argv: list[str] | None = None) -> int:
 
             release_quarantined(Monitor.from_config(args.config).engine, args.quarantine_id, args.by, args.reason)
             print(f"quarantine record {args.quarantine_id} released by {args.by}; rerun the wave to include it")
+            return 0
+        if args.command == "plan":
+            from socialquality.planner_io import print_plan, run_plan
+
+            print_plan(run_plan(args.config, args.wave, args.settings, args.out, args.check))
             return 0
         if args.command == "why":
             from socialquality.audit import explain_respondent

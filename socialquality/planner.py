@@ -85,6 +85,8 @@ class PlanInputs:
     indicators: dict[str, Any]  # catalogue Indicator objects
     effects: list[EffectDesign] = field(default_factory=list)
     district_names: dict[str, str] = field(default_factory=dict)
+    #: share of the (domain's) respondents with a value on the indicator (item non-response)
+    answer_rate: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -117,11 +119,15 @@ def shrink_rates(cells: pd.DataFrame, prior: float) -> pd.Series:
     return (merged["responses"] + prior * merged["city_rate"]) / (merged["invitations"] + prior)
 
 
-def kish_deff(responses: np.ndarray, population: np.ndarray) -> float:
-    """Kish's weighting effect of cell weights N_c / r_c: (sum r)(sum N^2/r) / (sum N)^2."""
+def kish_deff(responses: np.ndarray, population: np.ndarray, *, random_counts: bool = True) -> float:
+    """Kish's weighting effect of cell weights N_c / r_c: (sum r)(sum N^2/r) / (sum N)^2.
+
+    With random_counts the expected respondents r_c of a cell are random (Poisson), and
+    E[1/r] ~ (1/r)(1 + 1/r) is used (second-order), so that small cells cost what they cost."""
     keep = population > 0
     r, n = np.maximum(responses[keep], 1e-9), population[keep]
-    return float(r.sum() * (n ** 2 / r).sum() / n.sum() ** 2)
+    inverse = (1 / r) * (1 + 1 / np.maximum(r, 1.0)) if random_counts else 1 / r
+    return float(r.sum() * (n ** 2 * inverse).sum() / n.sum() ** 2)
 
 
 def expected_cells(cells: pd.DataFrame, invitations: pd.Series) -> pd.Series:
@@ -181,7 +187,8 @@ def evaluate(inputs: PlanInputs, settings: PlanSettings, invitations: pd.Series,
         for ind in margin_ids:
             if (district, ind) not in s2.index:
                 continue
-            se = math.sqrt(whole.loc[district, "deff"] * s2[(district, ind)] / max(whole.loc[district, "n"], 1e-9))
+            n = whole.loc[district, "n"] * inputs.answer_rate.get(ind, 1.0)
+            se = math.sqrt(whole.loc[district, "deff"] * s2[(district, ind)] / max(n, 1e-9))
             rows.append((district, ind, se, 100 * z * se))
     margins = pd.DataFrame(rows, columns=["district_code", "indicator_id", "se", "margin_pp"])
     worst = margins.groupby("district_code")["margin_pp"].max() if not margins.empty else pd.Series(dtype=float)
@@ -273,7 +280,8 @@ def effect_power(inputs: PlanInputs, settings: PlanSettings, design: EffectDesig
         return {**result, "power": math.nan, "note": "te weinig wijken met gegevens"}
 
     def new_var(d: str) -> float:
-        return domain.loc[d, "deff"] * s2[(d, design.indicator_id)] / max(domain.loc[d, "n"], 1e-9)
+        n = domain.loc[d, "n"] * inputs.answer_rate.get(design.indicator_id, 1.0)
+        return domain.loc[d, "deff"] * s2[(d, design.indicator_id)] / max(n, 1e-9)
 
     T, C = len(sites), len(comparison)
     treated_new = sum(new_var(d) for d in sites) / T ** 2
@@ -311,26 +319,28 @@ def make_plan(inputs: PlanInputs, settings: PlanSettings) -> Plan:
     cells = inputs.cells
     notes: list[str] = []
     shape = base_shape(cells)
-    unit = pd.Series(1.0, index=shape.index)
     z = Z(1 - settings.alpha / 2)
     nonsampling = {}
     for design in inputs.effects:
         if design.indicator_id not in nonsampling:
             nonsampling[design.indicator_id] = nonsampling_variance(inputs, design.indicator_id, design.comparison)
 
-    # 1. respondents per district for the margin (deff of the base shape)
-    per_unit = evaluate(inputs, settings, shape * unit, nonsampling)
-    n_needed = {}
+    # 1. respondents per district for the margin (deff of the base shape at that size: two passes)
+    n_needed = {d: 100.0 for d in shape.index.get_level_values("district_code").unique()}
     s2 = inputs.unit_variance.set_index(["district_code", "indicator_id"])["s2"]
     ids = margin_indicators(inputs, settings)
-    for row in per_unit.districts.itertuples():
-        if settings.margin_pp is None:
-            n_needed[row.district_code] = 30.0
-            continue
-        worst = max((s2.get((row.district_code, k), np.nan) for k in ids), default=np.nan)
-        if not np.isfinite(worst):
-            worst = float(inputs.unit_variance[inputs.unit_variance["indicator_id"].isin(ids)]["s2"].max())
-        n_needed[row.district_code] = (z * 100 / settings.margin_pp) ** 2 * row.deff * worst
+    for _ in range(2):
+        trial = shape * pd.Series(shape.index.get_level_values("district_code").map(n_needed), index=shape.index)
+        per_unit = evaluate(inputs, settings, trial, {})
+        for row in per_unit.districts.itertuples():
+            if settings.margin_pp is None:
+                n_needed[row.district_code] = 30.0
+                continue
+            worst = max((s2.get((row.district_code, k), np.nan) / inputs.answer_rate.get(k, 1.0) for k in ids),
+                        default=np.nan)
+            if not np.isfinite(worst):
+                worst = float(inputs.unit_variance[inputs.unit_variance["indicator_id"].isin(ids)]["s2"].max())
+            n_needed[row.district_code] = (z * 100 / settings.margin_pp) ** 2 * row.deff * worst
     cap = cells.groupby(["district_code", "age_group"])["population"].sum() * settings.max_invitation_share
     base = (shape * pd.Series(shape.index.get_level_values("district_code").map(n_needed), index=shape.index)
             ).clip(upper=cap)

@@ -168,8 +168,79 @@ def gather_inputs(m: Any, settings: PlanSettings, fieldwork_folder: Path) -> Pla
             effects.append(EffectDesign(intervention_id=intervention.id, intervention_name=intervention.name,
                                         indicator_id=ind_id, label=ind.label, percent=ind.unit == "percent",
                                         age_min=age_min, sites=sites, comparison=comparison))
+    from socialquality.planner import age_lower
+
+    per_age = respondents.groupby(["wave", "district_code", "age_group"]).size().rename("n").reset_index()
+    per_age["lower"] = per_age["age_group"].map(age_lower)
+    answer_rate = {}
+    for ind_id, ind in catalogue.items():
+        rows = last[last["indicator_id"] == ind_id]
+        base = per_age if ind.age_min is None else per_age[per_age["lower"] >= ind.age_min]
+        domain = base.groupby(["wave", "district_code"])["n"].sum()
+        keyed = rows.set_index(["wave", "district_code"])["n"]
+        both = keyed.index.intersection(domain.index)
+        if len(both) and domain.loc[both].sum() > 0:
+            answer_rate[ind_id] = float(min(1.0, keyed.loc[both].sum() / domain.loc[both].sum()))
     districts = read_table(m.engine, s.districts)
     history = indicators[["wave", "district_code", "indicator_id", "estimate", "se"]].reset_index(drop=True)
     return PlanInputs(cells=cells, unit_variance=unit_variance, history=history, wave_times=times, new_time=new_time,
                       indicators=catalogue, effects=effects,
-                      district_names=dict(zip(districts["district_code"], districts["district_name"])))
+                      district_names=dict(zip(districts["district_code"], districts["district_name"])),
+                      answer_rate=answer_rate)
+
+
+def run_plan(config_path: str, wave: str, settings_path: str | None = None, out_dir: str | None = None,
+             check_replicates: int = 0, quiet: bool = False) -> dict[str, Any]:
+    """`socialquality plan`: gather, plan, (optionally) check by simulation, write the outputs."""
+    from socialquality.monitor import Monitor
+    from socialquality.planner import make_plan
+    from socialquality.planner_report import write_plan
+
+    m = Monitor.from_config(config_path)
+    settings_file = Path(settings_path) if settings_path else m.settings.path("interventions").parent / "planning.yaml"
+    settings, folder = load_plan_settings(settings_file, wave)
+    if wave in m.codebook.wave_ids:
+        raise SocialQualityError(f"wave {wave} has already been held (it is in the codebook); plan a later wave")
+    inputs = gather_inputs(m, settings, folder)
+    plan = make_plan(inputs, settings)
+    check = None
+    if check_replicates:
+        if not m.settings.demo:
+            raise SocialQualityError("--check simulates with the demo generator: only for the demo configuration")
+        from socialquality.planner_check import simulate_plan
+        from socialquality.warehouse import schema as s
+        from socialquality.warehouse.store import read_table
+
+        check = simulate_plan(plan, inputs, m.catalogue, read_table(m.engine, s.population_margins), check_replicates)
+    out = Path(out_dir) if out_dir else m.settings.path("reports") / f"steekproefplan_{wave}"
+    paths = write_plan(plan, out, m.settings.municipality_name, check)
+    return {"plan": plan, "check": check, "paths": paths}
+
+
+def print_plan(result: dict[str, Any]) -> None:
+    plan, check = result["plan"], result["check"]
+    t = plan.totals
+    print(f"plan for wave {t['wave']}: {t['invitations']} invitations, {t['expected_responses']:.0f} expected "
+          f"responses, EUR {t['euros']:,.0f} (the targets alone ask {t['required_invitations']} invitations)")
+    print(f"  {t['budget_note']}")
+    if plan.settings.margin_pp is not None:
+        print(f"  districts within +/-{plan.settings.margin_pp:g} pp: {t['districts_meeting_margin']} of {t['districts']} "
+              f"(median margin {plan.districts['margin_pp'].median():.2f} pp)")
+    for r in plan.effects.to_dict("records"):
+        print(f"  power {r['intervention_id']} / {r['indicator_id']}: {r['power']:.1%} "
+              f"(effect {r.get('delta', float('nan')):.2f} {r['unit']}, at most {r.get('max_power', float('nan')):.1%})")
+    for cut in plan.cuts.to_dict("records")[1:]:
+        print(f"  budget -{cut['cut_share']:.0%}: {cut['districts_meeting_margin']} districts within the margin, "
+              f"median margin {cut['median_margin_pp']:.2f} pp")
+    if check is not None:
+        cm = check["margins"]
+        print(f"simulation check ({cm['replicates']} draws of the planned wave through the pipeline's weighting and "
+              f"estimation): reported SE / promised = {cm['median_reported_over_promised']:.3f} (median), "
+              f"empirical SD / promised = {cm['median_empirical_over_promised']:.3f}; districts promised within the "
+              f"target and simulated within it (+5%): {cm['of_those_simulated_within_target_plus_5pct']} of "
+              f"{cm['districts_promised_within_target']}")
+        for r in check["power"].to_dict("records"):
+            print(f"  power {r['intervention_id']} / {r['indicator_id']}: promised {r['promised_power']:.1%}, "
+                  f"simulated {r['simulated_power']:.1%} (MC error {r['mc_error']:.1%})")
+    for key, path in result["paths"].items():
+        print(f"{key}: {path}")
