@@ -423,7 +423,7 @@ def make_plan(inputs: PlanInputs, settings: PlanSettings) -> Plan:
     allocation = pd.DataFrame({"population": pop_da, "response_rate": rate_da, "invitations": final.astype(int),
                                "expected_responses": resp_da,
                                "oversampled": (extra.reindex(final.index).fillna(0) > 0)}).reset_index()
-    allocation.insert(1, "district_name", allocation["district_code"].map(inputs.district_names).fillna(""))
+    allocation.insert(1, "district_name", allocation["district_code"].map(lambda c: inputs.district_names.get(c, "")))
     cuts = []
     for share in settings.cut_shares:
         cut = evaluate(inputs, settings, np.floor(final * (1 - share)), nonsampling)

@@ -236,7 +236,7 @@ def print_plan(result: dict[str, Any]) -> None:
         cm = check["margins"]
         print(f"simulation check ({cm['replicates']} draws of the planned wave through the pipeline's weighting and "
               f"estimation): reported SE / promised = {cm['median_reported_over_promised']:.3f} (median), "
-              f"empirical SD / promised = {cm['median_empirical_over_promised']:.3f}; districts promised within the "
+              f"empirical SD / promised = {cm['empirical_over_promised']:.3f}; districts promised within the "
               f"target and simulated within it (+5%): {cm['of_those_simulated_within_target_plus_5pct']} of "
               f"{cm['districts_promised_within_target']}")
         for r in check["power"].to_dict("records"):

@@ -119,7 +119,7 @@ def render_plan_page(plan: Plan, municipality_name: str, check: dict[str, Any] |
         cm = check["margins"]
         check_view = {"replicates": cm["replicates"],
                       "reported": fmt_num(cm["median_reported_over_promised"], 2),
-                      "empirical": fmt_num(cm["median_empirical_over_promised"], 2),
+                      "empirical": fmt_num(cm["empirical_over_promised"], 2),
                       "promised_margin": fmt_num(cm["median_promised_margin_pp"], 2),
                       "simulated_margin": fmt_num(cm["median_simulated_margin_pp"], 2),
                       "within": f"{cm['of_those_simulated_within_target_plus_5pct']} van "
