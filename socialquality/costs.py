@@ -151,15 +151,23 @@ def wilson(successes: float, n: float, z: float = Z95) -> tuple[float, float, fl
     return p, max(0.0, centre - half), min(1.0, centre + half)
 
 
+def _float(value: Any) -> float:
+    """A stored number as float; None, NaN, text -> NaN."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
 def effect_se(row: dict[str, Any]) -> float:
     """The effect's SE: stored, or derived from the 95% interval when it is not."""
-    se = row.get("se")
-    if se is not None and np.isfinite(se) and se > 0:
-        return float(se)
-    lo, hi = row.get("ci_low"), row.get("ci_high")
-    if lo is None or hi is None or not (np.isfinite(lo) and np.isfinite(hi)):
+    se = _float(row.get("se"))
+    if np.isfinite(se) and se > 0:
+        return se
+    lo, hi = _float(row.get("ci_low")), _float(row.get("ci_high"))
+    if not (np.isfinite(lo) and np.isfinite(hi)):
         return math.nan
-    return float(hi - lo) / (2 * Z95)
+    return (hi - lo) / (2 * Z95)
 
 
 def cost_per_point(cost: float, estimate: float, ci_low: float, ci_high: float, se: float,
@@ -171,6 +179,7 @@ def cost_per_point(cost: float, estimate: float, ci_low: float, ci_high: float, 
     it cannot be excluded, one larger is unlikely; `min_cost_per_point` = cost / bound),
     'wrong_direction' (significant, unfavourable) or 'not_estimable'.
     """
+    estimate, ci_low, ci_high, se, cost = (_float(v) for v in (estimate, ci_low, ci_high, se, cost))
     if not all(np.isfinite(v) for v in (estimate, ci_low, ci_high)) or not np.isfinite(cost):
         return {"kind": "not_estimable"}
     sign = 1.0 if higher_is_better else -1.0
@@ -334,6 +343,8 @@ def derive_costs(intervention: Any, years: pd.DataFrame, effects: pd.DataFrame, 
         unit = "procentpunt" if ind.unit == "percent" else "punt"
         label = ind.label.lower()
         se = effect_se(record)
+        for key in ("estimate", "ci_low", "ci_high"):
+            record[key] = _float(record.get(key))
         if closure:
             if not bool(record["estimable"]) or not np.isfinite(record["estimate"]):
                 add("measured_change", indicator=ind.id, unit=unit,

@@ -772,13 +772,9 @@ def render_trend_report(m: Monitor, run_id: str) -> dict[str, Any]:
                                     for r in lineage_rows.itertuples())},
         event_study=pd.DataFrame(event_rows) if event_rows else None,
         intervention_sites=sites, intervention_info=info, effect_scale="points",
+        intervention_costs=read_table(m.engine, s.intervention_costs),
+        cost_measures=read_table(m.engine, s.intervention_cost_measures),
     )
     outputs = render_report(inputs, settings.path("reports"))
-    from socialquality.report.intervention_pages import add_cost_sheets, render_intervention_pages
-
-    costs, measures = read_table(m.engine, s.intervention_costs), read_table(m.engine, s.intervention_cost_measures)
-    pages = render_intervention_pages(inputs, costs, measures, settings.path("reports"))
-    add_cost_sheets(outputs.excel_path, costs, measures, names)
     return {"report": str(outputs.html_path), "excel": str(outputs.excel_path),
-            "figures": len(outputs.figure_paths), "district_pages": len(outputs.district_pages),
-            "intervention_pages": len(pages)}
+            "figures": len(outputs.figure_paths), "district_pages": len(outputs.district_pages)}

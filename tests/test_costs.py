@@ -184,3 +184,20 @@ def test_closure_saving_next_to_measured_change_and_cost_of_demand():
     assert cost["value"] == pytest.approx(demand["value"] * 10 * 5000)
     assert cost["ci_low"] == pytest.approx(demand["ci_low"] * 10 * 5000)
     assert "naast een besparing van € 200.000 per jaar" in cost["text_nl"]
+
+
+def test_not_estimable_effects_stored_as_null_are_handled():
+    """An effect the estimator could not compute is stored with NULL numbers (None in the frame)."""
+    from socialquality.costs import effect_se
+
+    assert math.isnan(effect_se({"se": None, "ci_low": None, "ci_high": None}))
+    assert effect_se({"se": None, "ci_low": 1.0, "ci_high": 4.92}) == pytest.approx(1.0, abs=1e-3)
+    assert cost_per_point(1000, None, None, None, None, True)["kind"] == "not_estimable"
+    iv = _programme(({"year": 2020, "budget": None, "actual": 1000.0, "saving": None, "funding_source": "g",
+                      "note": None},))
+    effects = pd.DataFrame([{"intervention_id": "p", "district_code": "", "indicator_id": "eenzaam_65plus",
+                             "method": "did", "estimate": None, "se": None, "ci_low": None, "ci_high": None,
+                             "estimable": False, "reason": "te weinig wijken"}], dtype=object)
+    out = derive_costs(iv, yearly_costs(iv, pd.DataFrame()), effects, {"eenzaam_65plus": _Ind("eenzaam_65plus")},
+                       {}, {}, pd.DataFrame(), CostSettings((), (), ())).set_index("measure")
+    assert "niet te schatten" in out.loc["effect_not_estimable", "text_nl"]

@@ -29,6 +29,10 @@ MEASURE_NAMES = {
     "demand_cost": "Kosten van de veranderde vraag", "no_costs": "Kosten",
 }
 EXCEL_UNSAFE = ("=", "+", "-", "@", "\t", "\r")
+COST_COLUMNS = ["intervention_id", "year", "budget", "actual", "saving", "funding_source", "note", "participants",
+                "feedback_n", "feedback_attributed"]
+MEASURE_COLUMNS = ["intervention_id", "measure", "indicator_id", "value", "ci_low", "ci_high", "extra", "unit",
+                   "text_nl"]
 
 
 def _ordered(measures: pd.DataFrame) -> list[dict[str, Any]]:
@@ -72,17 +76,24 @@ def _activity_totals(chain: list[dict[str, Any]], raw: pd.DataFrame) -> dict[str
     }
 
 
-def render_intervention_pages(inputs: Any, costs: pd.DataFrame, measures: pd.DataFrame, out_dir: Path,
-                              *, template_dir: Path | None = None) -> list[Path]:
-    """Write interventies/<anchor>.html for every intervention of the report; returns the paths."""
+def render_intervention_pages(inputs: Any, costs: pd.DataFrame | None, measures: pd.DataFrame | None, out_dir: Path,
+                              *, template_dir: Path | None = None,
+                              interventions: list[dict[str, Any]] | None = None) -> list[Path]:
+    """Write interventies/<anchor>.html for every intervention of the report; returns the paths.
+
+    `interventions`: the report's own intervention entries (render._interventions), so the chain
+    and effects read exactly as in the report; computed here when not given."""
     from socialquality.report import render as r
 
+    costs = costs if costs is not None else pd.DataFrame(columns=COST_COLUMNS)
+    measures = measures if measures is not None else pd.DataFrame(columns=MEASURE_COLUMNS)
     model = r.Model(inputs)
     out_dir = Path(out_dir)
     page_dir = out_dir / PAGE_DIR
     page_dir.mkdir(parents=True, exist_ok=True)
     env = r._environment(template_dir)
-    interventions = r._interventions(model, out_dir / r.FIGURES, [])
+    if interventions is None:
+        interventions = r._interventions(model, out_dir / r.FIGURES, [])
     raw_chain = model.chain
     paths = []
     for iv in interventions:
@@ -108,10 +119,14 @@ def _safe(value: Any) -> Any:
     return value
 
 
-def add_cost_sheets(workbook_path: Path, costs: pd.DataFrame, measures: pd.DataFrame, names: dict[str, str]) -> None:
+def add_cost_sheets(workbook_path: Path, costs: pd.DataFrame | None, measures: pd.DataFrame | None,
+                    names: dict[str, str]) -> None:
     """Append the sheets "Kosten per jaar" and "Kosten en effect" to rapport.xlsx."""
     from openpyxl import load_workbook
     from openpyxl.styles import Alignment, Font, PatternFill
+
+    costs = costs if costs is not None else pd.DataFrame(columns=COST_COLUMNS)
+    measures = measures if measures is not None else pd.DataFrame(columns=MEASURE_COLUMNS)
 
     wb = load_workbook(workbook_path)
     for title in ("Kosten per jaar", "Kosten en effect"):
