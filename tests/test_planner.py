@@ -173,3 +173,33 @@ def test_plan_promises_hold_when_the_planned_wave_is_drawn(simulated_history):
     power = check["power"].iloc[0]
     tolerance = 3 * power["mc_error"] + 0.05
     assert abs(power["simulated_power"] - power["promised_power"]) <= tolerance, power.to_dict()
+
+
+def test_budget_in_euros_counts_invitations_and_responses():
+    inputs = _synthetic_inputs()
+    settings = PlanSettings(wave="2021", margin_pp=8.0, effect_sd=0.3, budget_euros=20000.0,
+                            cost_per_invitation=1.0, cost_per_response=3.0, cut_shares=(), max_invitation_share=1.0)
+    plan = make_plan(inputs, settings)
+    euros = plan.totals["invitations"] + 3.0 * plan.totals["expected_responses"]
+    assert plan.totals["euros"] == pytest.approx(euros)
+    assert 19000 <= plan.totals["euros"] <= 20000 + 4 * len(plan.allocation)  # rounding up per cell
+
+
+@pytest.mark.parametrize("document, message", [
+    ({"version": 1, "fieldwork": "f"}, "set a target"),
+    ({"version": 1, "fieldwork": "f", "margin": {"target_pp": 5}, "budget": {"euros": 100.0}},
+     "needs costs.per_invitation"),
+    ({"version": 1, "fieldwork": "f", "margin": {"target_pp": -5}}, "-5 is less than or equal to the minimum of 0"),
+    ({"version": 1, "fieldwork": "f", "effects": {"effect_sd": 0.3, "power": 1.5}}, "1.5 is greater than or equal"),
+])
+def test_planning_settings_are_validated(tmp_path, document, message):
+    import yaml
+
+    from socialquality.errors import CodebookError
+    from socialquality.planner_io import load_plan_settings
+
+    path = tmp_path / "planning.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    with pytest.raises(CodebookError) as error:
+        load_plan_settings(path, "2025")
+    assert message in str(error.value) and "planning.yaml" in str(error.value)
