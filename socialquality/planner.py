@@ -368,8 +368,9 @@ def make_plan(inputs: PlanInputs, settings: PlanSettings) -> Plan:
                 goal = top - 0.05  # beyond this, more respondents buy little
                 notes.append(f"{design.intervention_name} — {design.label}: {settings.power:.0%} onderscheidend "
                              f"vermogen is niet haalbaar, ook niet met veel meer respondenten in de wijk (hooguit "
-                             f"{top:.0%}: de variatie tussen wijken en de eerdere metingen begrenzen het); de steekproef "
-                             f"is verhoogd tot {max(goal, now):.0%}.")
+                             f"{top:.0%}: de variatie tussen wijken en de eerdere metingen begrenzen het); "
+                             + (f"de steekproef in de doelgroep is verhoogd tot een kans van {goal:.0%}."
+                                if goal > now else f"de steekproef is niet verhoogd (kans nu {now:.0%})."))
                 if goal <= now:
                     continue
             low, high = 1.0, 50.0
