@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?= config/demo.yaml
 
-.PHONY: demo test ui bench install clean validate
+.PHONY: demo test ui bench install clean validate plan-check
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -30,6 +30,10 @@ validate: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
+
+# the sampling planner's promises for the demo's next wave, checked by simulation (after `make demo`)
+plan-check: $(STAMP)
+	$(BIN)/python benchmarks/check_plan.py --replicates 40
 
 clean:
 	rm -rf var/ .pytest_cache .hypothesis

@@ -3,6 +3,7 @@
 
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
+from assets.costs import intervention_costs
 from assets.effects import intervention_effects
 from assets.indicators import indicator_trends
 from assets.ingest import participant_feedback
@@ -11,7 +12,7 @@ from pipelines.resources import MonitorResource
 from socialquality import stages
 
 
-@asset(group_name="reports", deps=[indicator_trends, intervention_effects], kinds={"html", "excel"},
+@asset(group_name="reports", deps=[indicator_trends, intervention_effects, intervention_costs], kinds={"html", "excel"},
        description="The trend report for policy teams: plain Dutch, trend lines, maps, intervals, Excel.")
 def trend_report(context: AssetExecutionContext, monitor: MonitorResource) -> MaterializeResult:
     return MaterializeResult(metadata=stages.render_trend_report(monitor.get(), context.run.run_id))

@@ -1,4 +1,4 @@
-"""Command line: `socialquality run|demo|init|check|release|accept|why|dagster-home`.
+"""Command line: `socialquality run|demo|init|check|release|accept|why|plan|dagster-home`.
 
 `run` materialises the whole asset graph in-process through Dagster (runs are recorded in the
 Dagster instance under paths.dagster_home, so `make ui` shows them). Configuration problems stop
@@ -269,6 +269,13 @@ def main(argv: list[str] | None = None) -> int:
     init.add_argument("--force", action="store_true", help="write into a folder that is not empty")
     check = sub.add_parser("check", help="validate a whole installation without running it; lists every problem")
     check.add_argument("--config", default=os.environ.get("SOCIALQUALITY_CONFIG", DEFAULT_CONFIG))
+    plan = sub.add_parser("plan", help="plan the next wave's sample: invitations per district and age group")
+    plan.add_argument("--config", default=os.environ.get("SOCIALQUALITY_CONFIG", DEFAULT_CONFIG))
+    plan.add_argument("--wave", required=True, help="the wave to plan, e.g. 2025")
+    plan.add_argument("--settings", help="planning settings (default: planning.yaml next to the register)")
+    plan.add_argument("--out", help="output folder (default: <reports>/steekproefplan_<wave>)")
+    plan.add_argument("--check", type=int, default=0, metavar="N",
+                      help="demo only: draw the planned wave N times and check the promised margins and power")
     args = parser.parse_args(argv)
 
     try:
@@ -301,6 +308,11 @@ def main(argv: list[str] | None = None) -> int:
             files = accept_held_delivery(Monitor.from_config(args.config), args.wave, args.by, args.reason)
             print(f"held delivery of wave {args.wave} ({', '.join(files)}) accepted by {args.by}; "
                   "run the wave again to load it")
+            return 0
+        if args.command == "plan":
+            from socialquality.planner_io import print_plan, run_plan
+
+            print_plan(run_plan(args.config, args.wave, args.settings, args.out, args.check))
             return 0
         if args.command == "why":
             from socialquality.audit import explain_respondent

@@ -6,12 +6,12 @@ from datetime import timedelta
 
 from dagster import DefaultScheduleStatus, Definitions, FreshnessPolicy, ScheduleDefinition, load_assets_from_modules
 
-from assets import effects, indicators, ingest, quality, reports
+from assets import costs, effects, indicators, ingest, quality, reports
 from pipelines.jobs import city_job, reference_job, wave_job
 from pipelines.resources import MonitorResource, default_config_path
 from pipelines.sensors import city_after_failed_wave, city_after_wave, landing_sensor
 
-all_assets = load_assets_from_modules([ingest, quality, indicators, effects, reports])
+all_assets = load_assets_from_modules([ingest, quality, indicators, effects, costs, reports])
 
 # The survey runs every one or two years: a report older than ~13 months is stale.
 all_assets = [

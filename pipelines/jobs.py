@@ -15,5 +15,6 @@ wave_job = define_asset_job(
 city_job = define_asset_job(
     "city_job",
     selection=AssetSelection.assets("intervention_register", "participant_feedback", "indicator_trends", "intervention_effects",
+                                    "intervention_costs",
                                     "trend_report", "audit_index"),
     description="City-wide stages over all usable waves: trends, index, effects, reports.")

@@ -149,6 +149,8 @@ class Intervention:
     sites: tuple[Site, ...]
     activity: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     feedback_survey: str | None = None
+    #: per year: year, budget, actual (programme) or saving (closure), funding_source, note
+    costs: tuple[dict[str, Any], ...] = field(default_factory=tuple)
 
 
 def load_register(path: str | Path, catalogue: Catalogue | None = None,
@@ -169,12 +171,15 @@ def load_register(path: str | Path, catalogue: Catalogue | None = None,
                 raise CodebookError(path, f"district {site['district']} is not a district of the population figures", where)
             sites.append(Site(district=site["district"], start=dt.date.fromisoformat(str(site["start"])),
                               end=dt.date.fromisoformat(str(site["end"])) if site.get("end") else None))
+        from socialquality.costs import check_cost_records
+
+        costs = check_cost_records(spec, path, where)
         result.append(Intervention(
             id=spec["id"], name=spec["name"], kind=spec["kind"], sphere=spec.get("sphere"),
             mechanism=spec.get("mechanism", ""), goal=spec.get("goal", ""),
             age_min=(spec.get("target_group") or {}).get("age_min"), indicators=tuple(spec["indicators"]),
             sites=tuple(sites), activity=tuple(spec.get("activity", []) or []),
-            feedback_survey=spec.get("feedback_survey"),
+            feedback_survey=spec.get("feedback_survey"), costs=costs,
         ))
     ids = [i.id for i in result]
     if len(ids) != len(set(ids)):

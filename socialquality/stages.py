@@ -1061,6 +1061,8 @@ def render_trend_report(m: Monitor, run_id: str) -> dict[str, Any]:
         event_study=pd.DataFrame(event_rows) if event_rows else None,
         intervention_sites=sites, intervention_info=info, effect_scale="points",
         **_small_area_report_inputs(m, waves),
+        intervention_costs=read_table(m.engine, s.intervention_costs),
+        cost_measures=read_table(m.engine, s.intervention_cost_measures),
     )
     final = settings.path("reports")
     staging = final.parent / f".{final.name}.new-{run_id[:8]}"

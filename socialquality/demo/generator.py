@@ -1119,6 +1119,9 @@ def generate_demo_city(out_dir: str | Path, seed: int = 2026, respondents_per_wa
         frame = _simulate_sample(seed, wave, codebook, city, design, ctx.latents, ctx.sites)
         fmt = WAVE_FORMATS.get(wave, "csv")
         name = wave_file_name(codebook, wave, fmt)
+        from socialquality.demo.fieldwork import fieldwork_records, write_fieldwork  # invitations (planner)
+
+        write_fieldwork(out_dir, codebook.survey, wave, fieldwork_records(seed, wave, frame, city))
         if wave == DEFECT_WAVE:
             frame, wave_defects = _inject_defects(frame, seed, wave, name, codebook)
             defects.extend(wave_defects)

@@ -91,6 +91,10 @@ class ReportInputs:
     small_area_models: pd.DataFrame | None = None
     buurten: pd.DataFrame | None = None
     buurt_geojson_path: Path | None = None
+    #: costs per intervention and year and the derived cost measures (socialquality.costs); with
+    #: or without them every intervention gets its one-page chain (interventies/<anchor>.html)
+    intervention_costs: pd.DataFrame | None = None
+    cost_measures: pd.DataFrame | None = None
 
 
 @dataclass
@@ -837,5 +841,11 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
     html_path.write_text(html, encoding="utf-8")
 
     excel_path = excel.write_workbook(m, out_dir / "rapport.xlsx")
+    from socialquality.report.intervention_pages import add_cost_sheets, render_intervention_pages
+
+    render_intervention_pages(inputs, inputs.intervention_costs, inputs.cost_measures, out_dir,
+                              template_dir=template_dir, interventions=interventions)
+    add_cost_sheets(excel_path, inputs.intervention_costs, inputs.cost_measures,
+                    {iv["id"]: iv["name"] for iv in interventions})
     return ReportOutputs(html_path=html_path, excel_path=excel_path, figure_paths=figures,
                          district_pages=district_pages)

@@ -496,3 +496,36 @@ small_area_models = Table(
     Column("benchmark", String(16)),
     Column("smoothed_areas", Integer),
 )
+
+
+# Costs and savings per intervention and year (from the register) and the derived measures next
+# to the effects (socialquality.costs; migration 0006).
+intervention_costs = Table(
+    "intervention_costs",
+    metadata,
+    Column("intervention_id", String(64), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("budget", Float),
+    Column("actual", Float),
+    Column("saving", Float),
+    Column("funding_source", Text),
+    Column("note", Text),
+    Column("participants", Float),  # activity records of that year
+    Column("feedback_n", Float),  # participants who answered the feedback questionnaire
+    Column("feedback_attributed", Float),  # of them: more contacts, attributed to the activity
+)
+
+intervention_cost_measures = Table(
+    "intervention_cost_measures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("intervention_id", String(64), nullable=False),
+    Column("measure", String(48), nullable=False),  # cost_per_participant | cost_per_point | demand_change | ...
+    Column("indicator_id", String(64)),  # catalogue indicator or CBS field; "" when none
+    Column("value", Float),
+    Column("ci_low", Float),
+    Column("ci_high", Float),
+    Column("extra", Float),  # delta-method SE of a cost per point; SE of a closure's change
+    Column("unit", String(32)),
+    Column("text_nl", Text),
+)

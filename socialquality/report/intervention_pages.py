@@ -1,0 +1,163 @@
+"""One page per intervention (interventies/<anchor>.html): the whole accountability chain on one
+A4 — goal, activity, reach, participants' feedback, district effect, costs — and the cost sheets
+of the workbook. Uses the report's own formatting of the chain and effects (report.render), and
+the cost measures stored by socialquality.costs_stage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from socialquality.report.text_nl import DASH, fmt_int, fmt_pct, is_missing
+
+PAGE_DIR = "interventies"
+
+MEASURE_ORDER = ["cost_per_year", "saving_per_year", "budget_spent", "cost_per_participant",
+                 "cost_per_participant_more_contacts", "cost_per_resident", "cost_per_target_resident",
+                 "saving_per_resident", "cost_per_point", "effect_not_shown", "effect_wrong_direction",
+                 "effect_not_estimable", "measured_change", "demand_change", "demand_cost", "no_costs"]
+MEASURE_NAMES = {
+    "cost_per_year": "Kosten per jaar", "saving_per_year": "Besparing per jaar", "budget_spent": "Besteed van de begroting",
+    "cost_per_participant": "Kosten per deelnemer", "cost_per_participant_more_contacts":
+    "Kosten per deelnemer met meer contacten dankzij de activiteit", "cost_per_resident": "Kosten per inwoner",
+    "cost_per_target_resident": "Kosten per inwoner uit de doelgroep", "saving_per_resident": "Besparing per inwoner",
+    "cost_per_point": "Kosten per punt effect", "effect_not_shown": "Geen effect aangetoond",
+    "effect_wrong_direction": "Effect de verkeerde kant op", "effect_not_estimable": "Effect niet te schatten",
+    "measured_change": "Gemeten verandering in de wijk", "demand_change": "Registercijfer voor latere kosten",
+    "demand_cost": "Kosten van de veranderde vraag", "no_costs": "Kosten",
+}
+EXCEL_UNSAFE = ("=", "+", "-", "@", "\t", "\r")
+COST_COLUMNS = ["intervention_id", "year", "budget", "actual", "saving", "funding_source", "note", "participants",
+                "feedback_n", "feedback_attributed"]
+MEASURE_COLUMNS = ["intervention_id", "measure", "indicator_id", "value", "ci_low", "ci_high", "extra", "unit",
+                   "text_nl"]
+
+
+def _ordered(measures: pd.DataFrame) -> list[dict[str, Any]]:
+    rank = {m: i for i, m in enumerate(MEASURE_ORDER)}
+    rows = sorted(measures.to_dict("records"), key=lambda r: (rank.get(r["measure"], 99), r.get("id") or 0))
+    return [{"name": MEASURE_NAMES.get(r["measure"], r["measure"]), "text": r["text_nl"], "measure": r["measure"]}
+            for r in rows]
+
+
+def _year_rows(years: pd.DataFrame, closure: bool) -> list[dict[str, str]]:
+    from socialquality.costs import euro
+
+    out = []
+    for r in years.sort_values("year").to_dict("records"):
+        out.append({"year": str(int(r["year"])), "budget": euro(r["budget"]),
+                    "amount": euro(r["saving"] if closure else r["actual"]),
+                    "funding": str(r["funding_source"] or DASH),
+                    "participants": fmt_int(r["participants"]) if not is_missing(r["participants"]) else DASH})
+    return out
+
+
+def _activity_totals(chain: list[dict[str, Any]], raw: pd.DataFrame) -> dict[str, str]:
+    if raw.empty:
+        return {}
+    held = raw["sessions_held"].sum(min_count=1)
+    planned = raw["sessions_planned"].sum(min_count=1)
+    people = raw["participants"].sum(min_count=1)
+    target = raw.drop_duplicates("district_code")["target_population"].sum(min_count=1)
+    fb = raw["feedback_n"].sum()
+    more = (raw["feedback_n"] * raw["share_more_contacts"]).sum(min_count=1)
+    attributed = (raw["feedback_n"] * raw["share_attributed_to_activity"]).sum(min_count=1)
+    return {
+        "delivered": f"{fmt_int(held)} van {fmt_int(planned)} bijeenkomsten gehouden"
+                     + (f" ({fmt_pct(held / planned, 0)})" if planned and not is_missing(planned) else ""),
+        "reach": f"{fmt_int(people)} deelnemers" + (f"; doelgroep in de wijken {fmt_int(target)} inwoners "
+                                                   f"({fmt_pct(people / target)})" if target and not is_missing(target)
+                                                   else ""),
+        "feedback": (f"{fmt_int(fb)} deelnemers vulden de vragenlijst in: {fmt_pct(more / fb, 0)} heeft meer contacten, "
+                     f"{fmt_pct(attributed / fb, 0)} zegt dat dat (mede) door de activiteit komt"
+                     if fb >= 5 and not is_missing(more) else "te weinig antwoorden van deelnemers (minder dan 5)"),
+    }
+
+
+def render_intervention_pages(inputs: Any, costs: pd.DataFrame | None, measures: pd.DataFrame | None, out_dir: Path,
+                              *, template_dir: Path | None = None,
+                              interventions: list[dict[str, Any]] | None = None) -> list[Path]:
+    """Write interventies/<anchor>.html for every intervention of the report; returns the paths.
+
+    `interventions`: the report's own intervention entries (render._interventions), so the chain
+    and effects read exactly as in the report; computed here when not given."""
+    from socialquality.report import render as r
+
+    costs = costs if costs is not None else pd.DataFrame(columns=COST_COLUMNS)
+    measures = measures if measures is not None else pd.DataFrame(columns=MEASURE_COLUMNS)
+    model = r.Model(inputs)
+    out_dir = Path(out_dir)
+    page_dir = out_dir / PAGE_DIR
+    page_dir.mkdir(parents=True, exist_ok=True)
+    env = r._environment(template_dir)
+    if interventions is None:
+        interventions = r._interventions(model, out_dir / r.FIGURES, [])
+    raw_chain = model.chain
+    paths = []
+    for iv in interventions:
+        mine = measures[measures["intervention_id"] == iv["id"]] if not measures.empty else measures
+        years = costs[costs["intervention_id"] == iv["id"]] if not costs.empty else costs
+        page = env.get_template("intervention.html.j2").render(
+            municipality_name=inputs.municipality_name, iv=iv, root="../",
+            totals=_activity_totals(iv["chain"], raw_chain[raw_chain["intervention_id"] == iv["id"]]),
+            years=_year_rows(years, iv["is_closure"]) if not years.empty else [],
+            measures=_ordered(mine) if not mine.empty else [],
+            headline=iv["headline"], latest=inputs.latest_wave,
+            generated=r._dt_nl(inputs.lineage.get("generated_at", "")) if inputs.lineage else "")
+        path = page_dir / f"{iv['anchor']}.html"
+        path.write_text(page, encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def _safe(value: Any) -> Any:
+    """Text that Excel would read as a formula is stored as text."""
+    if isinstance(value, str) and value.startswith(EXCEL_UNSAFE):
+        return "'" + value
+    return value
+
+
+def add_cost_sheets(workbook_path: Path, costs: pd.DataFrame | None, measures: pd.DataFrame | None,
+                    names: dict[str, str]) -> None:
+    """Append the sheets "Kosten per jaar" and "Kosten en effect" to rapport.xlsx."""
+    from openpyxl import load_workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+
+    costs = costs if costs is not None else pd.DataFrame(columns=COST_COLUMNS)
+    measures = measures if measures is not None else pd.DataFrame(columns=MEASURE_COLUMNS)
+
+    wb = load_workbook(workbook_path)
+    for title in ("Kosten per jaar", "Kosten en effect"):
+        if title in wb.sheetnames:
+            del wb[title]
+    fill, font = PatternFill("solid", fgColor="1F3A5F"), Font(bold=True, color="FFFFFF")
+
+    def sheet(title: str, headers: list[str], rows: list[list[Any]], formats: dict[int, str]) -> None:
+        ws = wb.create_sheet(title)
+        ws.append(headers)
+        for cell in ws[1]:
+            cell.fill, cell.font = fill, font
+            cell.alignment = Alignment(wrap_text=True, vertical="center")
+        for i, row in enumerate(rows, start=2):
+            ws.append([DASH if (not isinstance(v, str) and is_missing(v)) else _safe(v) for v in row])
+            for col, fmt in formats.items():
+                ws.cell(row=i, column=col).number_format = fmt
+        ws.freeze_panes = "A2"
+        for col, width in enumerate([34] + [16] * (len(headers) - 2) + [90], start=1):
+            ws.column_dimensions[ws.cell(row=1, column=col).column_letter].width = width
+
+    rows = [[names.get(r["intervention_id"], r["intervention_id"]), int(r["year"]), r["budget"], r["actual"],
+             r["saving"], r["funding_source"] or DASH, r["participants"], r["feedback_n"], r["note"] or ""]
+            for r in costs.sort_values(["intervention_id", "year"]).to_dict("records")] if not costs.empty else []
+    sheet("Kosten per jaar", ["Interventie", "Jaar", "Begroting (€)", "Werkelijke kosten (€)", "Besparing (€)",
+                              "Financiering", "Deelnemers", "Antwoorden deelnemers", "Toelichting"], rows,
+          {3: "#,##0", 4: "#,##0", 5: "#,##0", 7: "#,##0", 8: "#,##0"})
+    rows = [[names.get(r["intervention_id"], r["intervention_id"]), MEASURE_NAMES.get(r["measure"], r["measure"]),
+             r["indicator_id"] or "", r["value"], r["ci_low"], r["ci_high"], r["unit"] or "", r["text_nl"]]
+            for r in measures.to_dict("records")] if not measures.empty else []
+    sheet("Kosten en effect", ["Interventie", "Maat", "Indicator / CBS-veld", "Waarde", "95%-interval van",
+                               "95%-interval tot", "Eenheid", "Toelichting"], rows,
+          {4: "#,##0.00", 5: "#,##0.00", 6: "#,##0.00"})
+    wb.save(workbook_path)
