@@ -485,7 +485,10 @@ def test_did_pretrend_detected_and_warned():
     assert r.pretrend.rejects(0.05)
     assert pretrend_test(r) is r.pretrend
     text = verdict_nl(r, "het aandeel eenzame ouderen", higher_is_better=False)
-    assert text.count("Let op: de wijken liepen vóór de start al uiteen; het effect is onzeker.") == 1
+    assert text.count("Let op: vóór de start liep deze wijken al anders dan de vergelijkingswijken") == 0
+    assert text.count("Let op: vóór de start liepen deze wijken al anders dan de vergelijkingswijken") == 1
+    assert "Dit is waarschijnlijk geen toeval" not in text  # a rejected pre-trend changes the wording
+    assert "niet zeker een gevolg van de start van het programma" in text
     ok = did_event_study(_did_panel(seed=2, noise=0.5), ["w0", "w1", "w2"], 2020)
     assert not ok.pretrend.rejects(0.01)
 
@@ -534,7 +537,9 @@ def test_verdict_texts_and_codes():
     r = interrupted_time_series(d, t0)
     text = verdict_nl(r, "het aandeel eenzame ouderen", higher_is_better=False)
     assert text.startswith("In de wijk nam het aandeel eenzame ouderen na de start van het programma af met 4,")
-    assert "procentpunt" in text and "95%-interval: " in text and text.endswith("Dit is waarschijnlijk geen toeval.")
+    assert "procentpunt" in text and "95%-interval: " in text and "Dit is waarschijnlijk geen toeval." in text
+    assert text.endswith("Met 1 wijk waren effecten vanaf ongeveer " + f"{r.level_change_se * (2.447 + 0.906):.1f}"
+                         .replace(".", ",") + " procentpunt aan te tonen.")
     lo, hi = r.conf_int().loc["level_change"]
     assert f"{-hi:.1f}".replace(".", ",") + " tot " + f"{-lo:.1f}".replace(".", ",") in text
     assert verdict_code(r, higher_is_better=False) == "improved"
@@ -544,14 +549,17 @@ def test_verdict_texts_and_codes():
     r0 = interrupted_time_series(d0, t00)
     assert verdict_code(r0) == "no_significant_change"
     t = verdict_nl(r0, "het aandeel eenzame ouderen")
-    assert t.startswith("We kunnen niet zeggen of het aandeel eenzame ouderen na de start van het programma veranderde:")
-    assert "omvat nul." in t and "." not in t.split("(")[1].split(")")[0]
+    assert t.startswith("Er is geen effect van de start van het programma op het aandeel eenzame ouderen aangetoond: "
+                        "de geschatte verandering is ")
+    assert "dat interval omvat nul." in t and "was een effect kleiner dan " in t
+    assert t.endswith("niet aan te tonen; dat er geen effect was, volgt hier dus niet uit.")
     # DiD: increase of a good indicator, several treated districts
     dd = _did_panel(seed=1, effect=3.0, noise=0.5)
     rd = did_event_study(dd, ["w0", "w1", "w2"], 2020)
     assert verdict_code(rd) == "improved"
     assert verdict_nl(rd, "de sociale cohesie", unit="punt").startswith(
-        "In de betrokken wijken nam de sociale cohesie na de start van het programma toe met 3,"
+        "In de 3 wijken nam de sociale cohesie na de start van het programma toe met 3,2 punt vergeleken met 9 andere "
+        "wijken (95%-interval: "
     )
 
 

@@ -22,6 +22,8 @@ The package depends only on numpy, pandas and scipy (never on dagster).
 """
 
 from socialquality.effects._common import FEW_TREATED, FEW_TREATED_NOTE, PretrendResult
+from socialquality.effects.choose import InterventionAnalysis, analyse_intervention, refused_methods
+from socialquality.effects.known_variance import PanelDidResult, minimum_detectable_effect, panel_did
 from socialquality.effects.att_gt import AggregateResult, AttGtResult, att_gt, pretrend_test
 from socialquality.effects.did import DidResult, did_event_study
 from socialquality.effects.its import ItsResult, interrupted_time_series
@@ -34,13 +36,19 @@ __all__ = [
     "AttGtResult",
     "DidResult",
     "Headline",
+    "InterventionAnalysis",
     "ItsResult",
+    "PanelDidResult",
     "PretrendResult",
+    "analyse_intervention",
     "att_gt",
     "did_event_study",
     "headline",
     "interrupted_time_series",
+    "minimum_detectable_effect",
+    "panel_did",
     "pretrend_test",
+    "refused_methods",
     "verdict_code",
     "verdict_nl",
 ]
