@@ -534,10 +534,15 @@ def ingest_feedback(m: Monitor, run_id: str) -> dict[str, Any]:
 # --- Effects --------------------------------------------------------------------------------------
 
 def wave_times(m: Monitor) -> dict[str, float]:
+    """Time of each wave for the effect models (see :func:`codebook_wave_times`)."""
+    return codebook_wave_times(m.codebook)
+
+
+def codebook_wave_times(codebook: Any) -> dict[str, float]:
     """Time of each wave for the effect models: the calendar year of its fieldwork (so event times
     are whole years), or the wave's position when two waves share a year."""
     years = {}
-    for position, wave in enumerate(m.codebook.waves):
+    for position, wave in enumerate(codebook.waves):
         if wave.fieldwork_start and wave.fieldwork_end:
             middle = wave.fieldwork_start + (wave.fieldwork_end - wave.fieldwork_start) / 2
             years[wave.id] = float(middle.year)
@@ -547,13 +552,18 @@ def wave_times(m: Monitor) -> dict[str, float]:
             except ValueError:
                 years[wave.id] = float(position)
     if len(set(years.values())) < len(years):
-        return {wave.id: float(position) for position, wave in enumerate(m.codebook.waves)}
+        return {wave.id: float(position) for position, wave in enumerate(codebook.waves)}
     return years
 
 
 def first_treated_wave(m: Monitor, start: dt.date) -> str | None:
     """The first wave whose fieldwork starts on or after the intervention's start."""
-    for wave in m.codebook.waves:
+    return codebook_first_treated_wave(m.codebook, start)
+
+
+def codebook_first_treated_wave(codebook: Any, start: dt.date) -> str | None:
+    """The first wave whose fieldwork starts on or after the intervention's start."""
+    for wave in codebook.waves:
         if wave.fieldwork_start and wave.fieldwork_start >= start:
             return wave.id
         if wave.fieldwork_start is None and wave.id.isdigit() and int(wave.id) >= start.year + 1:
@@ -562,25 +572,40 @@ def first_treated_wave(m: Monitor, start: dt.date) -> str | None:
 
 
 def estimate_effects(m: Monitor, run_id: str) -> dict[str, Any]:
-    """One verdict per intervention and indicator (socialquality.effects.analyse_intervention picks the
+    """One verdict per intervention and indicator (see :func:`intervention_effects`)."""
+    waves = [w for w in m.codebook.wave_ids if w in usable_waves(m.engine, m.codebook.survey)]
+    indicators = read_table(m.engine, s.district_indicators, survey=m.codebook.survey)
+    indicators = indicators[indicators["wave"].isin(waves)]
+    districts = read_table(m.engine, s.districts)
+    names = dict(zip(districts["district_code"], districts["district_name"])) if not districts.empty else {}
+    effects, log = intervention_effects(indicators, m.register, m.catalogue, m.codebook, m.settings.municipality,
+                                        names)
+    with m.engine.begin() as connection:
+        replace_rows(connection, s.intervention_effects, effects)
+    verdicts = (effects.loc[effects["role"] == "headline", "verdict_code"].value_counts().to_dict()
+                if not effects.empty else {})
+    return {"estimates": len(effects), **{f"verdict_{k}": int(v) for k, v in verdicts.items()}, "log": log}
+
+
+def intervention_effects(indicators: pd.DataFrame, register: list[Any], catalogue: Any, codebook: Any,
+                         municipality: str, names: dict[str, str] | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """The rows of table intervention_effects from the district indicators of the usable waves (pure).
+
+    One verdict per intervention and indicator (socialquality.effects.analyse_intervention picks the
     headline design, docs/methods_effects.md section 4), plus each site's own analyses as supporting
     evidence. The headline row has district_code "" and role "headline"."""
     from socialquality import effects as fx
 
-    waves = [w for w in m.codebook.wave_ids if w in usable_waves(m.engine, m.codebook.survey)]
-    times = wave_times(m)
-    indicators = read_table(m.engine, s.district_indicators, survey=m.codebook.survey)
+    names = names or {}
+    times = codebook_wave_times(codebook)
     # suppressed figures carry no number; the analysis uses every published district-wave (unbalanced panel)
-    indicators = indicators[indicators["wave"].isin(waves) & ~indicators["suppressed"].astype(bool)
-                            & (indicators["district_code"] != m.settings.municipality)]
-    districts = read_table(m.engine, s.districts)
-    names = dict(zip(districts["district_code"], districts["district_name"])) if not districts.empty else {}
-    all_sites = {site.district for i in m.register for site in i.sites}
+    indicators = indicators[~indicators["suppressed"].astype(bool) & (indicators["district_code"] != municipality)]
+    all_sites = {site.district for i in register for site in i.sites}
     rows, log = [], []
-    for intervention in m.register:
+    for intervention in register:
         starts, not_started = {}, []
         for site in intervention.sites:
-            treated_wave = first_treated_wave(m, site.start)
+            treated_wave = codebook_first_treated_wave(codebook, site.start)
             if treated_wave is None or treated_wave not in times:
                 not_started.append(site.district)
                 log.append(f"{intervention.id} {site.district}: no wave after the start yet")
@@ -591,7 +616,7 @@ def estimate_effects(m: Monitor, run_id: str) -> dict[str, Any]:
         name = intervention.name[:1].lower() + intervention.name[1:]  # keep proper nouns ("Landlust")
         event_text = f"de {name}" if intervention.kind == "closure" else f"de start van {name}"
         for indicator_id in intervention.indicators:
-            indicator = m.catalogue.indicator(indicator_id)
+            indicator = catalogue.indicator(indicator_id)
             scale = 100.0 if indicator.unit == "percent" else 1.0
             unit = "procentpunt" if indicator.unit == "percent" else "punt"
             label = indicator.label.lower()
@@ -606,12 +631,11 @@ def estimate_effects(m: Monitor, run_id: str) -> dict[str, Any]:
                                     else ("did" if len(set(starts.values())) == 1 else "staggered_did"),
                                     analysis, "headline", indicator.higher_is_better, label, unit, event_text, names,
                                     _headline_details(fx, analysis, names, not_started)))
-            for site, start in starts.items():
-                if analysis.method != "its":
-                    own = fx.panel_did(panel, {site: start}, comparison)
-                    rows.append(_effect_row(fx, intervention.id, site, indicator_id, "did", own, "supporting",
-                                            indicator.higher_is_better, label, unit, event_text, names,
-                                            {"start": start, "n_comparison": own.n_comparison}))
+            for site, start in starts.items() if analysis.method != "its" else ():
+                own = fx.panel_did(panel, {site: start}, comparison)
+                rows.append(_effect_row(fx, intervention.id, site, indicator_id, "did", own, "supporting",
+                                        indicator.higher_is_better, label, unit, event_text, names,
+                                        {"start": start, "n_comparison": own.n_comparison}))
                 rows.append(_effect_row(fx, intervention.id, site, indicator_id, "its", analysis.its[site],
                                         "supporting", indicator.higher_is_better, label, unit, event_text, names,
                                         {"start": start}))
@@ -619,12 +643,7 @@ def estimate_effects(m: Monitor, run_id: str) -> dict[str, Any]:
             if left:
                 log.append(f"{intervention.id}/{indicator_id}: {len(left)} of {len(starts)} sites left out: "
                            + "; ".join(f"{u} ({r})" for u, r in left.items()))
-    effects = pd.DataFrame(rows)
-    with m.engine.begin() as connection:
-        replace_rows(connection, s.intervention_effects, effects)
-    verdicts = (effects.loc[effects["role"] == "headline", "verdict_code"].value_counts().to_dict()
-                if not effects.empty else {})
-    return {"estimates": len(effects), **{f"verdict_{k}": int(v) for k, v in verdicts.items()}, "log": log}
+    return pd.DataFrame(rows), log
 
 
 def _effect_row(fx: Any, intervention_id: str, district: str, indicator_id: str, method: str, result: Any,

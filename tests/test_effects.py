@@ -461,22 +461,29 @@ def test_did_pooled_ci_coverage(treated, with_se):
 
 def test_did_wild_and_cluster():
     covered_w, covered_c, runs = 0, 0, 15
+    treated = [f"w{i}" for i in range(10)]
     for seed in range(runs):
-        d = _did_panel(seed=seed, n_units=14, treated=("w0", "w1", "w2", "w3"))
-        rw = did_event_study(d, ["w0", "w1", "w2", "w3"], 2020, se_method="wild", bootstrap_reps=199, seed=seed)
-        rc = did_event_study(d, ["w0", "w1", "w2", "w3"], 2020, se_method="cluster")
+        d = _did_panel(seed=seed, n_units=24, treated=treated)
+        rw = did_event_study(d, treated, 2020, se_method="wild", bootstrap_reps=199, seed=seed)
+        rc = did_event_study(d, treated, 2020, se_method="cluster")
         assert math.isclose(rw.att, rc.att)
-        assert rc.df == 13
+        assert rc.df == 23
         covered_w += rw.ci_low <= -4.0 <= rw.ci_high
         covered_c += rc.ci_low <= -4.0 <= rc.ci_high
         assert 0 <= rw.pvalue <= 1
         ci = rw.conf_int(0.05)
         assert math.isclose(ci.loc["att", "lower"], rw.ci_low)
     assert covered_w >= 12 and covered_c >= 11
-    # a single treated unit: cluster-robust / wild inference is not honest
+    # few treated units: cluster-robust (< 10) and wild bootstrap (< 5) inference are refused, with the reason
     d = _did_panel(seed=1, treated=("w0",))
     r = did_event_study(d, ["w0"], 2020, se_method="wild")
     assert not r.estimable and "pooled" in r.reason
+    d = _did_panel(seed=1, n_units=14, treated=("w0", "w1", "w2", "w3"))
+    for method, needed in (("cluster", 10), ("wild", 5)):
+        r = did_event_study(d, ["w0", "w1", "w2", "w3"], 2020, se_method=method)
+        assert not r.estimable and f"needs >= {needed} treated" in r.reason
+        assert verdict_nl(r, "x") == ("Geen uitspraak mogelijk met deze methode: die vraagt minimaal "
+                                      f"{needed} wijken met de interventie (er zijn er 4).")
 
 
 def test_did_pretrend_detected_and_warned():
@@ -587,7 +594,8 @@ def test_results_pickle_and_conf_int_roundtrip(cs):
 
     its = interrupted_time_series(*_its_series(noise=0.5, seed=3))
     did = did_event_study(_did_panel(seed=1), ["w0", "w1", "w2"], 2020)
-    wild = did_event_study(_did_panel(seed=1), ["w0", "w1", "w2"], 2020, se_method="wild",
+    five = ["w0", "w1", "w2", "w3", "w4"]
+    wild = did_event_study(_did_panel(seed=1, treated=five), five, 2020, se_method="wild",
                            bootstrap_reps=99, seed=1)  # fmt: skip
     for obj in (cs, cs.aggregate("dynamic"), its, did, wild, pretrend_test(cs)):
         back = pickle.loads(pickle.dumps(obj))
@@ -596,6 +604,17 @@ def test_results_pickle_and_conf_int_roundtrip(cs):
         back = pickle.loads(pickle.dumps(obj))
         pd.testing.assert_frame_equal(back.conf_int(0.1), obj.conf_int(0.1))
         assert (obj.conf_int(0.1)["upper"] - obj.conf_int(0.1)["lower"] < obj.conf_int(0.05)["upper"] - obj.conf_int(0.05)["lower"]).all()
+
+
+def test_att_gt_warns_on_small_groups_like_r_did():
+    rng = np.random.default_rng(5)
+    rows = [{"unit": u, "time": y, "y": rng.normal(), "g": {0: 2020, 1: 2021}.get(u, 0)}
+            for u in range(20) for y in range(2017, 2023)]
+    with pytest.warns(UserWarning, match=r"small groups in your dataset. Check groups: 2020,2021"):
+        result = att_gt(pd.DataFrame(rows), "y", "time", "unit", "g", bootstrap_reps=0)
+    # the documented defect the warning is about: a one-district group has no variance of its own
+    psi = result.influence[:, (result.table["group"] == 2020).to_numpy()]
+    assert np.all(psi[0] == 0)
 
 
 def test_few_treated_units_are_said_and_pretrend_not_trusted():

@@ -350,6 +350,10 @@ class AttGtResult:
         )
 
 
+#: Groups smaller than this get R did's "small groups" warning.
+SMALL_GROUP = 5
+
+
 def att_gt(
     data: pd.DataFrame,
     yname: str,
@@ -434,6 +438,14 @@ def att_gt(
     glist = np.unique(G[G > 0])
     if len(glist) == 0:
         raise ValueError("no treated groups")
+    # as R did (pre_process_did): groups with fewer than 5 units get a warning. A group of one unit has
+    # an influence function of exactly 0, so its own variability never enters the standard errors.
+    sizes = {float(g): int((G == g).sum()) for g in np.unique(G)}
+    small = [g for g, k in sizes.items() if k < SMALL_GROUP]
+    if small:
+        warnings.warn("Be aware that there are some small groups in your dataset. Check groups: "
+                      + ",".join(f"{g:g}" for g in small) + " (a group of one unit contributes no variance "
+                      "of its own; use socialquality.effects.panel_did with few units)", stacklevel=2)
     n, T = Y.shape
     if T < 2:
         raise ValueError("need at least two periods")

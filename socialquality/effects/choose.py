@@ -46,14 +46,39 @@ class InterventionAnalysis:
     method: str  # "did" | "staggered_did" | "its" | "none"
     headline: Any  # PanelDidResult | ItsResult
     did: PanelDidResult
-    its: dict = field(default_factory=dict)  # site -> ItsResult
+    its_results: dict | None = None  # site -> ItsResult (computed on first use, see `its`)
     starts: dict = field(default_factory=dict)
     choice: str = ""  # why this design (English, for the log and the warehouse details)
     mean_n: float = float("nan")  # mean respondents per site and wave (when the panel has n)
+    panel: pd.DataFrame | None = field(default=None, repr=False)
+    alpha: float = 0.05
+    its_min_pre: int = 3
+    its_min_post: int = 2
 
     @property
     def estimable(self) -> bool:
         return bool(getattr(self.headline, "estimable", False))
+
+    @property
+    def its(self) -> dict:
+        """Each site's own time series (supporting evidence), fitted when first asked for: the
+        headline does not need them unless there is one site and no comparison."""
+        if self.its_results is None:
+            self.its_results = _its_per_site(self.panel, self.starts, self.alpha, self.its_min_pre, self.its_min_post)
+        return self.its_results
+
+
+def _its_per_site(panel: pd.DataFrame | None, starts: Mapping[Any, float], alpha: float, min_pre: int,
+                  min_post: int) -> dict:
+    out = {}
+    if panel is None:
+        return out
+    for site, start in starts.items():
+        series = panel[panel["unit"] == site].sort_values("time")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out[site] = interrupted_time_series(series, start, min_pre=min_pre, min_post=min_post, alpha=alpha)
+    return out
 
 
 def refused_methods(n_treated: int) -> dict[str, str]:
@@ -88,33 +113,28 @@ def analyse_intervention(
     """
     starts = {u: float(g) for u, g in starts.items()}
     did = panel_did(panel, starts, comparison_units, alpha=alpha, min_comparison=min_comparison)
-    its: dict[Any, ItsResult] = {}
-    if with_its:
-        for site, start in starts.items():
-            series = panel[panel["unit"] == site].sort_values("time")
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                its[site] = interrupted_time_series(series, start, min_pre=its_min_pre, min_post=its_min_post,
-                                                    alpha=alpha)
-    common = len(set(starts.values())) == 1
     mean_n = float("nan")
     if "n" in panel.columns:
         site_n = pd.to_numeric(panel.loc[panel["unit"].isin(list(starts)) & panel["estimate"].notna(), "n"],
                                errors="coerce").dropna()
         mean_n = float(site_n.mean()) if len(site_n) else float("nan")
-    if did.estimable:
-        method = "did" if common else "staggered_did"
-        choice = (f"comparison with {did.n_comparison} districts, known sampling variance + district variance "
-                  f"from the comparison districts ({did.n_treated} site(s))")
-        return InterventionAnalysis(method, did, did, its, starts, choice, mean_n)
-    if len(starts) == 1 and with_its:
-        only = its[next(iter(starts))]
-        if only.estimable:
-            return InterventionAnalysis("its", only, did, its, starts,
-                                        f"no comparison possible ({did.reason}); the district's own time series",
-                                        mean_n)
-    return InterventionAnalysis("none", did, did, its, starts, f"not estimable: {did.reason}", mean_n)
 
+    def analysis(method: str, head: Any, choice: str) -> InterventionAnalysis:
+        return InterventionAnalysis(method, head, did, None, starts, choice, mean_n, panel if with_its else None,
+                                    alpha, its_min_pre, its_min_post)
+
+    if did.estimable:
+        method = "did" if len(set(starts.values())) == 1 else "staggered_did"
+        return analysis(method, did, f"comparison with {did.n_comparison} districts, known sampling variance + "
+                                     f"district variance from the comparison districts ({did.n_treated} site(s))")
+    if len(starts) == 1 and with_its:
+        result = analysis("none", did, f"not estimable: {did.reason}")
+        only = result.its[next(iter(starts))]
+        if only.estimable:
+            result.method, result.headline = "its", only
+            result.choice = f"no comparison possible ({did.reason}); the district's own time series"
+        return result
+    return analysis("none", did, f"not estimable: {did.reason}")
 
 def site_numbers(analysis: InterventionAnalysis) -> pd.DataFrame:
     """Per site: the comparison estimate and the own-series estimate (supporting evidence)."""

@@ -182,6 +182,12 @@ def _wild_bootstrap(z: np.ndarray, D: np.ndarray, alpha: float, reps: int, entro
     return p0, bound(-1), bound(+1)
 
 
+#: Fewest treated units for which cluster-robust (CR1) inference is accepted (Cameron & Miller 2015).
+MIN_TREATED_CLUSTER = 10
+#: Fewest treated units for which the wild cluster bootstrap is accepted (MacKinnon & Webb 2017).
+MIN_TREATED_WILD = 5
+
+
 def did_event_study(
     panel: pd.DataFrame,
     treated_units: Iterable[Any],
@@ -217,10 +223,10 @@ def did_event_study(
       minus the known survey sampling covariance when a ``se`` column is
       given; each group's own sampling covariance is added back; t with
       n_treated + n_comparison - 2 df.
-    * ``"cluster"``: cluster-robust (CR1) by unit, t with G - 1 df; needs >= 2
-      treated and >= 2 comparison units.
+    * ``"cluster"``: cluster-robust (CR1) by unit, t with G - 1 df; refused
+      (not estimable, with the reason) below ``MIN_TREATED_CLUSTER`` (10) treated units.
     * ``"wild"``: wild cluster restricted bootstrap-t (Webb weights), p-value
-      and test-inversion interval; needs >= 2 treated and >= 2 comparison units.
+      and test-inversion interval; refused below ``MIN_TREATED_WILD`` (5) treated units.
 
     The pre-trend test (joint test that all pre-period beta_k are 0) always
     uses the pooled covariance (two-sample Hotelling F).  Units with a missing
@@ -306,10 +312,15 @@ def did_event_study(
             "too few units to estimate the variance (need treated + comparison >= 3)",
             "Geen uitspraak mogelijk: er zijn te weinig vergelijkingswijken (minimaal 2 nodig).",
         )
-    if se_method in ("cluster", "wild") and (nT < 2 or nC < 2):
+    needed = {"cluster": MIN_TREATED_CLUSTER, "wild": MIN_TREATED_WILD}.get(se_method, 0)
+    if se_method in ("cluster", "wild") and (nT < needed or nC < 2):
+        # refused, not "estimated badly": with 2 treated districts cluster-robust SEs give about a third
+        # false positives, and the wild bootstrap's p-value cannot fall below about 0.06
         return not_estimable(
-            f"se_method={se_method!r} needs >= 2 treated and >= 2 comparison units; use 'pooled'",
-            "Geen uitspraak mogelijk met deze methode: er zijn minimaal 2 wijken met en 2 zonder programma nodig.",
+            f"se_method={se_method!r} is not reliable with {nT} treated and {nC} comparison units (needs >= "
+            f"{needed} treated and >= 2 comparison units); use 'pooled' or socialquality.effects.panel_did",
+            f"Geen uitspraak mogelijk met deze methode: die vraagt minimaal {needed} wijken met de interventie "
+            f"(er zijn er {nT}).",
         )
     ref = float(pre_times.max()) if reference_time is None else float(reference_time)
     if ref not in set(pre_times):

@@ -158,6 +158,26 @@ def _district_covariance(Yc: np.ndarray, S2c: np.ndarray) -> tuple[np.ndarray, n
     return sig, psi, cnt
 
 
+def _wave_effect_map(obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two-way fixed effects y_jt = a_j + b_t + e on the observed cells ``obs`` (districts x waves).
+
+    Returns (B, per_wave): B (waves x observed cells, in row-major order of ``obs``) with
+    b_hat = B @ y_obs, identified up to a constant (only contrasts summing to 0 are used), and the
+    number of districts observed per wave. With a balanced panel lambda'b_hat is the plain mean of
+    lambda'y_j over the comparison districts.
+    """
+    # normal equations with the district effects eliminated (Schur complement):
+    # C b = R y, C = diag(n_t) - N' diag(1/n_j) N, R[:, (j,t)] = e_t - N_j / n_j
+    N = obs.astype(float)
+    nj = N.sum(axis=1)
+    jj, tt = np.nonzero(obs)
+    C = np.diag(N.sum(axis=0)) - (N / nj[:, None]).T @ N
+    R = -(N[jj] / nj[jj, None]).T
+    R[tt, np.arange(len(jj))] += 1.0
+    B = np.linalg.pinv(C) @ R  # C has rank T - 1 (a common constant): contrasts of b are unique
+    return B, obs.sum(axis=0)
+
+
 def _psd(M: np.ndarray) -> np.ndarray:
     M = np.nan_to_num((M + M.T) / 2)
     w, U = np.linalg.eigh(M)
@@ -201,14 +221,17 @@ class _VarianceModel:
         return known + dist
 
 
-def _interval(est: float, known: float, dist: float, df: float, alpha: float) -> tuple[float, float, float, float]:
-    """(se, p, lower, upper)."""
-    var = known + max(dist, 0.0)
-    se = math.sqrt(var) if var > 0 else float("nan")
-    if not (math.isfinite(se) and math.isfinite(df)):
-        return se, float("nan"), float("nan"), float("nan")
-    c = float(stats.t.ppf(1 - alpha / 2, df))
-    p = float(2 * stats.t.sf(abs(est) / se, df))
+def _intervals(est, known, dist, df, alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(se, p, lower, upper) for arrays of estimates (one scipy call for all: it is the slow part)."""
+    est, known, dist, df = (np.atleast_1d(np.asarray(x, dtype=float)) for x in (est, known, dist, df))
+    var = known + np.clip(np.nan_to_num(dist, nan=np.nan), 0.0, None)
+    se = np.where(var > 0, np.sqrt(np.where(var > 0, var, 1.0)), np.nan)
+    ok = np.isfinite(se) & np.isfinite(df)
+    c = np.full(est.shape, np.nan)
+    p = np.full(est.shape, np.nan)
+    if ok.any():
+        c[ok] = stats.t.ppf(1 - alpha / 2, df[ok])
+        p[ok] = 2 * stats.t.sf(np.abs(est[ok]) / se[ok], df[ok])
     return se, p, est - c * se, est + c * se
 
 
@@ -261,17 +284,23 @@ def panel_did(
         res.reason, res.reason_nl = reason, reason_nl
         return res
 
-    times = np.sort(pd.unique(d[time_col].astype(float)))
+    times = np.sort(pd.unique(d[time_col].to_numpy(dtype=float)))
     units = list(dict.fromkeys(list(starts) + comp))
-    Y = d.pivot(index=unit_col, columns=time_col, values=estimate_col).reindex(index=units, columns=times)
-    S = d.pivot(index=unit_col, columns=time_col, values=se_col).reindex(index=units, columns=times)
-    Y = Y.to_numpy(dtype=float)
-    S2 = S.to_numpy(dtype=float) ** 2
+    U, T = len(units), len(times)
+    row = pd.Index(units).get_indexer(d[unit_col])
+    inside = row >= 0
+    row = row[inside]
+    col = np.searchsorted(times, d[time_col].to_numpy(dtype=float)[inside])
+
+    def grid(column: str) -> np.ndarray:
+        out = np.full((U, T), np.nan)
+        out[row, col] = pd.to_numeric(d[column], errors="coerce").to_numpy(dtype=float)[inside]
+        return out
+
+    Y = grid(estimate_col)
+    S2 = grid(se_col) ** 2
     obs = np.isfinite(Y) & np.isfinite(S2)
-    Ncount = None
-    if n_col in d.columns:
-        Ncount = d.pivot(index=unit_col, columns=time_col, values=n_col).reindex(index=units, columns=times)
-        Ncount = Ncount.to_numpy(dtype=float)
+    Ncount = grid(n_col) if n_col in d.columns else None
     nS = len(starts)
     ci = np.arange(nS, len(units))
     comp_ok = ci[obs[ci].sum(axis=1) >= 2]
@@ -282,9 +311,11 @@ def panel_did(
                     f"Geen vergelijking met andere wijken mogelijk: er {'is' if len(comp_ok) == 1 else 'zijn'} "
                     f"{len(comp_ok)} vergelijkingswijken met cijfers; minimaal {min_comparison} nodig.")
     sigma, psi, counts = _district_covariance(Y[comp_ok], S2[comp_ok])
+    # the comparison districts' common wave effects b_t: two-way fixed effects on their (possibly
+    # unbalanced) panel; lambda'b_hat is linear in their estimates, B maps them (rows: waves)
+    B, per_wave = _wave_effect_map(obs[comp_ok])
     vm = _VarianceModel(sigma, _psd(sigma), _psd(psi), counts, np.where(obs, S2, np.nan))
 
-    T = len(times)
     sites: list[dict[str, Any]] = []
     for i, (u, g) in enumerate(starts.items()):
         pre = obs[i] & (times < g)
@@ -296,12 +327,12 @@ def panel_did(
             continue
         lam = np.where(post, 1.0 / post.sum(), 0.0) - np.where(pre, 1.0 / pre.sum(), 0.0)
         supp = lam != 0
-        cset = comp_ok[obs[comp_ok][:, supp].all(axis=1)]
-        if len(cset) < min_comparison:
-            res.left_out[u] = f"{len(cset)} comparison districts with estimates in the same waves"
+        fewest = int(per_wave[supp].min())
+        if fewest < min_comparison:
+            res.left_out[u] = f"{fewest} comparison districts with an estimate in one of its waves"
             res.left_out_nl[u] = "te weinig vergelijkingswijken met cijfers in dezelfde jaren"
             continue
-        sites.append({"row": i, "unit": u, "start": g, "lam": lam, "comp": cset, "pre": pre, "post": post})
+        sites.append({"row": i, "unit": u, "start": g, "lam": lam, "comp": comp_ok, "pre": pre, "post": post})
     if not sites:
         reasons = "; ".join(f"{u}: {r}" for u, r in res.left_out.items())
         return fail(f"no site can be estimated ({reasons})",
@@ -313,34 +344,43 @@ def panel_did(
     for s in sites:
         res.cohorts.setdefault(s["start"], []).append(s["unit"])
     res.cohorts = dict(sorted(res.cohorts.items()))
-    U = len(units)
+
+    comp_obs = obs[comp_ok]
 
     def weights(row: int, lam: np.ndarray, cset: np.ndarray, scale: float) -> np.ndarray:
+        """Weights of site `row`'s contrast lam minus the comparison districts' lam'b_hat."""
         W = np.zeros((U, T))
         W[row] = lam * scale
-        W[cset] -= lam * scale / len(cset)
+        Wc = np.zeros((len(comp_ok), T))
+        Wc[comp_obs] = lam @ B
+        W[comp_ok] -= Wc * scale
         return W
 
     # site effects and the overall ATT
+    Y0 = np.nan_to_num(Y)
     W_all = np.zeros((U, T))
-    site_rows = []
+    site_rows, parts = [], []
     for s in sites:
         Ws = weights(s["row"], s["lam"], s["comp"], 1.0)
-        est = float(np.nansum(Ws * np.nan_to_num(Y)))
-        known, dist, df = vm.variance(Ws)
-        se, p, lo, hi = _interval(est, known, dist, df, alpha)
+        parts.append((float(np.sum(Ws * Y0)), *vm.variance(Ws)))
         n_mean = float(np.nanmean(Ncount[s["row"]][s["pre"] | s["post"]])) if Ncount is not None else float("nan")
-        site_rows.append({"unit": s["unit"], "start": s["start"], "estimate": est, "se": se, "df": df, "pvalue": p,
-                          "ci_low": lo, "ci_high": hi, "n_pre": int(s["pre"].sum()), "n_post": int(s["post"].sum()),
-                          "n_comparison": len(s["comp"]), "mean_n": n_mean})
+        site_rows.append({"unit": s["unit"], "start": s["start"], "n_pre": int(s["pre"].sum()),
+                          "n_post": int(s["post"].sum()), "n_comparison": len(s["comp"]), "mean_n": n_mean})
         W_all += Ws / nT
-    res.site_effects = pd.DataFrame(site_rows)
-    att = float(np.nansum(W_all * np.nan_to_num(Y)))
+    att = float(np.sum(W_all * Y0))
     known, dist, df = vm.variance(W_all)
+    parts.append((att, known, dist, df))
+    est_a, known_a, dist_a, df_a = (np.array(x) for x in zip(*parts))
+    se_a, p_a, lo_a, hi_a = _intervals(est_a, known_a, dist_a, df_a, alpha)
+    cols = {k: [r[k] for r in site_rows] for k in ("unit", "start")}
+    cols.update(estimate=est_a[:-1], se=se_a[:-1], df=df_a[:-1], pvalue=p_a[:-1], ci_low=lo_a[:-1],
+                ci_high=hi_a[:-1])
+    cols.update({k: [r[k] for r in site_rows] for k in ("n_pre", "n_post", "n_comparison", "mean_n")})
+    res.site_effects = pd.DataFrame(cols)
     if not math.isfinite(df) or not math.isfinite(dist):
         return fail("the district variance could not be estimated (too few comparison districts per wave)",
                     "Geen uitspraak mogelijk: te weinig vergelijkingswijken met cijfers in dezelfde jaren.")
-    se, p, lo, hi = _interval(att, known, dist, df, alpha)
+    se, p, lo, hi = float(se_a[-1]), float(p_a[-1]), float(lo_a[-1]), float(hi_a[-1])
     if not math.isfinite(se):
         return fail("zero variance", "Geen uitspraak mogelijk: het effect kon niet worden geschat.")
     res.estimable = True
@@ -356,35 +396,39 @@ def panel_did(
     for s in sites:
         for t in np.where(obs[s["row"]])[0]:
             cells.setdefault(float(times[t] - s["start"]), []).append((s, t))
-    es_rows, Ws_pre, e_pre = [], [], []
+    es_rows, es_parts, Ws_pre, e_pre = [], [], [], []
     for e in sorted(cells):
         W = np.zeros((U, T))
         used = 0
         for s, t in cells[e]:
             lam = -np.where(s["pre"], 1.0 / s["pre"].sum(), 0.0)
             lam[t] += 1.0
-            cset = comp_ok[obs[comp_ok][:, lam != 0].all(axis=1)]
-            if len(cset) < min_comparison:
+            if not (lam != 0).any() or per_wave[lam != 0].min() < min_comparison:  # the baseline itself
                 continue
-            W += weights(s["row"], lam, cset, 1.0)
+            W += weights(s["row"], lam, comp_ok, 1.0)
             used += 1
         if not used:
             continue
         W /= used
-        est = float(np.nansum(W * np.nan_to_num(Y)))
-        k, dv, dfe = vm.variance(W)
-        se_e, p_e, lo_e, hi_e = _interval(est, k, dv, dfe, alpha)
-        es_rows.append({"event_time": e, "estimate": est, "se": se_e, "ci_low": lo_e, "ci_high": hi_e,
-                        "pvalue": p_e, "n_sites": used, "post": e >= 0})
+        es_parts.append((float(np.sum(W * Y0)), *vm.variance(W)))
+        es_rows.append({"event_time": e, "n_sites": used, "post": e >= 0})
         if e < 0:
             Ws_pre.append(W)
             e_pre.append(e)
-    res.event_study = pd.DataFrame(es_rows)
+    if es_parts:
+        est_e, k_e, d_e, df_e = (np.array(x) for x in zip(*es_parts))
+        se_e, p_e, lo_e, hi_e = _intervals(est_e, k_e, d_e, df_e, alpha)
+    else:
+        est_e = se_e = p_e = lo_e = hi_e = np.array([])
+    res.event_study = pd.DataFrame({
+        "event_time": [r["event_time"] for r in es_rows], "estimate": est_e, "se": se_e, "ci_low": lo_e,
+        "ci_high": hi_e, "pvalue": p_e, "n_sites": [r["n_sites"] for r in es_rows],
+        "post": np.array([r["post"] for r in es_rows], dtype=bool)})
 
     # pre-trend test: all pre event-time effects (against the pre mean) are 0
     if len(Ws_pre) >= 2:
         Wp = np.stack(Ws_pre)
-        theta = np.einsum("kut,ut->k", Wp, np.nan_to_num(Y))
+        theta = np.einsum("kut,ut->k", Wp, Y0)
         V = vm.covariance(Wp)
         Wstat, q = _wald(theta, V)
         m = int(counts[np.isfinite(sigma)].min()) if np.isfinite(sigma).any() else 0
