@@ -682,8 +682,8 @@ def _headline_details(fx: Any, analysis: Any, names: dict[str, str], not_started
     return {
         "choice": analysis.choice, "n_treated": did.n_treated, "n_comparison": did.n_comparison,
         "cohorts": {f"{g:g}": [str(u) for u in units] for g, units in did.cohorts.items()},
-        "sites_left_out": [{"district_code": str(u), "name": names.get(u, str(u)), "reason": did.left_out_nl.get(u, r)}
-                           for u, r in did.left_out.items()],
+        "sites_left_out": [{"district_code": str(u), "name": fx.district_name(names, u),
+                            "reason": did.left_out_nl.get(u, r)} for u, r in did.left_out.items()],
         "sites_not_started": [str(u) for u in not_started],
         "df": did.df if np.isfinite(did.df) else None,
         "refused_methods": fx.refused_methods(max(did.n_treated, len(analysis.starts))),

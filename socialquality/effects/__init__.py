@@ -27,7 +27,7 @@ from socialquality.effects.known_variance import PanelDidResult, minimum_detecta
 from socialquality.effects.att_gt import AggregateResult, AttGtResult, att_gt, pretrend_test
 from socialquality.effects.did import DidResult, did_event_study
 from socialquality.effects.its import ItsResult, interrupted_time_series
-from socialquality.effects.verdict import Headline, headline, verdict_code, verdict_nl
+from socialquality.effects.verdict import Headline, district_name, headline, verdict_code, verdict_nl
 
 __all__ = [
     "FEW_TREATED",
@@ -43,6 +43,7 @@ __all__ = [
     "analyse_intervention",
     "att_gt",
     "did_event_study",
+    "district_name",
     "headline",
     "interrupted_time_series",
     "minimum_detectable_effect",

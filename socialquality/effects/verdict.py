@@ -20,7 +20,7 @@ from socialquality.effects.did import DidResult
 from socialquality.effects.its import ItsResult
 from socialquality.effects.known_variance import PanelDidResult, minimum_detectable_effect
 
-__all__ = ["Headline", "headline", "verdict_code", "verdict_nl", "nl_number", "interval_decimals"]
+__all__ = ["Headline", "headline", "verdict_code", "verdict_nl", "nl_number", "interval_decimals", "district_name"]
 
 
 def _nl_num(x: float, decimals: int = 1) -> str:
@@ -203,7 +203,14 @@ def _pretrend_sentence(h: Headline, event: str) -> str:
 
 
 def _name(names: Mapping[Any, str] | None, unit: Any) -> str:
-    return str(names.get(unit, unit)) if names else str(unit)
+    """A district's name for the text; its code when the name is missing."""
+    name = names.get(unit) if names else None
+    if name is None or (isinstance(name, float) and math.isnan(name)) or not str(name).strip():
+        return str(unit)
+    return str(name)
+
+
+district_name = _name
 
 
 def _join(parts: list[str]) -> str:
