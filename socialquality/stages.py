@@ -664,7 +664,8 @@ def _effect_row(fx: Any, intervention_id: str, district: str, indicator_id: str,
         "reason": getattr(inner, "reason", None),
         "pretrend_p": pretrend_p, "pretrend_warning": bool(pretrend_p is not None and pretrend_p < 0.05),
         "verdict_code": fx.verdict_code(result, higher_is_better),
-        "verdict_nl": fx.verdict_nl(result, label, higher_is_better, unit=unit, event=event_text, names=names),
+        "verdict_nl": fx.verdict_nl(result, label, higher_is_better, unit=unit, event=event_text, names=names,
+                                    supporting=role == "supporting"),
         "details": dumps(details),
     }
 
@@ -677,8 +678,10 @@ def _headline_details(fx: Any, analysis: Any, names: dict[str, str], not_started
         return [{k: (None if isinstance(v, float) and not np.isfinite(v) else
                      (v.item() if hasattr(v, "item") else v)) for k, v in r.items()} for r in records]
 
-    event_records = (clean(did.event_study.to_dict("records"))
-                     if analysis.method in ("did", "staggered_did") and did.event_study is not None else [])
+    event_records = []
+    if analysis.method in ("did", "staggered_did") and did.event_study is not None:
+        finite = did.event_study[["estimate", "ci_low", "ci_high"]].notna().all(axis=1)
+        event_records = clean(did.event_study[finite].to_dict("records"))
     return {
         "choice": analysis.choice, "n_treated": did.n_treated, "n_comparison": did.n_comparison,
         "cohorts": {f"{g:g}": [str(u) for u in units] for g, units in did.cohorts.items()},

@@ -138,11 +138,17 @@ BAD = ("[{", "{'", "nan", "None", "inf", "NaN")
 def test_every_demo_verdict_is_a_clean_dutch_sentence(demo):
     effects = demo["effects"]
     assert len(effects) > 10
+    prefix = "Ondersteunende analyse van alleen deze wijk (niet het oordeel): "
     for _, row in effects.iterrows():
         text = row["verdict_nl"]
         assert isinstance(text, str) and text.endswith("."), text
         for bad in BAD:
             assert bad not in text, (bad, text)
+        if row["role"] == "supporting":
+            assert text.startswith(prefix) and "Het oordeel rust op" not in text, text
+            text = text[len(prefix)].upper() + text[len(prefix) + 1:]
+        else:
+            assert not text.startswith(prefix)
         if not row["estimable"]:
             assert text.startswith(("Geen uitspraak mogelijk", "Te weinig metingen", "Geen vergelijking")), text
             continue

@@ -23,14 +23,13 @@ Callaway & Sant'Anna multiplier bootstrap gives a cohort of one district no vari
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from socialquality.effects.its import ItsResult, interrupted_time_series
+from socialquality.effects.its import interrupted_time_series
 from socialquality.effects.known_variance import MIN_COMPARISON, PanelDidResult, panel_did
 
 __all__ = ["InterventionAnalysis", "analyse_intervention", "refused_methods", "SMALL_COHORT"]
@@ -135,19 +134,3 @@ def analyse_intervention(
             result.choice = f"no comparison possible ({did.reason}); the district's own time series"
         return result
     return analysis("none", did, f"not estimable: {did.reason}")
-
-def site_numbers(analysis: InterventionAnalysis) -> pd.DataFrame:
-    """Per site: the comparison estimate and the own-series estimate (supporting evidence)."""
-    rows = []
-    se = analysis.did.site_effects if analysis.did.site_effects is not None else pd.DataFrame()
-    by_site = {r["unit"]: r for r in se.to_dict("records")} if len(se) else {}
-    for site in analysis.starts:
-        r = by_site.get(site, {})
-        its = analysis.its.get(site)
-        row = {"unit": site, "did_estimate": r.get("estimate", math.nan), "did_low": r.get("ci_low", math.nan),
-               "did_high": r.get("ci_high", math.nan)}
-        if its is not None and its.estimable:
-            lo, hi = its.conf_int(its.alpha).loc["level_change"]
-            row.update(its_estimate=its.level_change, its_low=float(lo), its_high=float(hi))
-        rows.append(row)
-    return pd.DataFrame(rows)

@@ -231,7 +231,7 @@ def _warnings(a: InterventionAnalysis, h: Headline, event: str, unit: str, d: in
     elif h.estimable and h.n_treated == 1:
         out.append(f"Het oordeel rust op één wijk: wat in die wijk tegelijk met {event} veranderde, is niet van "
                    "het effect te onderscheiden.")
-    if a.method == "staggered_did" and did.cohorts:
+    if a.method == "staggered_did" and len(did.cohorts) > 1:
         small = {g: u for g, u in did.cohorts.items() if len(u) < SMALL_COHORT}
         if small:
             groups = _join([f"{_time(g)}: {_wijken(len(u))}" for g, u in did.cohorts.items()])
@@ -298,6 +298,7 @@ def verdict_nl(
     decimals: int = 1,
     event: str = "de start van het programma",
     names: Mapping[Any, str] | None = None,
+    supporting: bool = False,
 ) -> str:
     """The plain-Dutch verdict, with Dutch decimal commas.
 
@@ -306,7 +307,16 @@ def verdict_nl(
     ``names`` maps district codes to names for the warnings. ``higher_is_better`` only matters
     for :func:`verdict_code`; the sentence states the direction of change. Every estimable
     verdict carries the minimum detectable effect (80% power, two-sided test at alpha).
+    ``supporting=True`` marks a site's own analysis (not the verdict): the text says so and leaves
+    out the warnings that belong to the verdict.
     """
+    if supporting:
+        text = verdict_nl(result, indicator_label, higher_is_better, unit=unit, decimals=decimals, event=event,
+                          names=names)
+        one = f" Het oordeel rust op één wijk: wat in die wijk tegelijk met {event} veranderde, is niet van het " \
+              "effect te onderscheiden."
+        text = text.replace(one, "").replace(" Dit is waarschijnlijk geen toeval.", "")
+        return "Ondersteunende analyse van alleen deze wijk (niet het oordeel): " + text[:1].lower() + text[1:]
     h = headline(result)
     if not h.estimable or not (math.isfinite(h.lower) and math.isfinite(h.upper)):
         text = h.reason_nl or "Geen uitspraak mogelijk: het effect kon niet worden geschat."

@@ -463,6 +463,8 @@ def _chain_rows(m: Model, ch: pd.DataFrame, eff: pd.DataFrame) -> list[dict]:
             if not is_missing(r["reach"]):
                 reach += f" ({fmt_pct(r['reach'])})"
         d_eff = eff[eff["district_code"] == r["district_code"]]
+        if (d_eff["method"] == "did").any():  # the site's own comparison with other districts (supporting evidence)
+            d_eff = d_eff[d_eff["method"] == "did"]
         effects = [{"indicator": e["indicator"], "estimate": e["estimate"], "interval": e["interval"],
                     "verdict": e["verdict"], "method": e["method"]} for e in _effect_rows(m, d_eff)]
         rows.append({
