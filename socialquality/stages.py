@@ -592,7 +592,7 @@ def intervention_effects(indicators: pd.DataFrame, register: list[Any], catalogu
     """The rows of table intervention_effects from the district indicators of the usable waves (pure).
 
     One verdict per intervention and indicator (socialquality.effects.analyse_intervention picks the
-    headline design, docs/methods_effects.md section 4), plus each site's own analyses as supporting
+    headline design, docs/methods_effects.md section 1), plus each site's own analyses as supporting
     evidence. The headline row has district_code "" and role "headline"."""
     from socialquality import effects as fx
 

@@ -2,7 +2,7 @@
 
 :func:`analyse_intervention` is what the pipeline (``stages.estimate_effects``) and the
 simulation study (``benchmarks/sim_effects.py``) both call. The hierarchy (docs/methods_effects.md,
-section 4):
+section 1):
 
 1. **Comparison with other districts** (:func:`~socialquality.effects.known_variance.panel_did`,
    ``did`` for a common start, ``staggered_did`` for staggered starts) whenever at least

@@ -1,7 +1,7 @@
 """Difference-in-differences on district-wave survey estimates with a known sampling variance.
 
 The pipeline's estimator for every intervention with comparison districts, common start or
-staggered starts alike (docs/methods_effects.md, section 1).
+staggered starts alike (docs/methods_effects.md, section 2).
 
 Model for district ``i`` and wave ``t`` (``y`` the published survey estimate, ``se`` its standard
 error from the survey design)::
