@@ -159,6 +159,16 @@ def test_too_few_comparisons_falls_back_to_the_own_series_and_says_so():
     assert verdict_nl(two, "x").startswith("Geen vergelijking met andere wijken mogelijk: er zijn 2 vergelijkingswijken")
 
 
+def test_without_standard_errors_the_variance_comes_from_the_comparison_districts():
+    covered, runs = 0, 60
+    for seed in range(runs):
+        d = _panel(seed=seed, effect=1.0, se=0.5).drop(columns="se")
+        r = panel_did(d, {"w0": 2020.0})
+        assert r.estimable and not r.used_survey_se and r.var_sampling == 0
+        covered += r.ci_low <= 1.0 <= r.ci_high
+    assert covered >= 0.88 * runs
+
+
 def test_refused_methods_name_the_reason():
     few = refused_methods(2)
     assert "cluster" in few and "wild" in few and "10 treated" in few["cluster"] and "5 treated" in few["wild"]

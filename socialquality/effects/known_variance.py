@@ -84,6 +84,7 @@ class PanelDidResult:
     event_study: pd.DataFrame | None = None
     pretrend: PretrendResult | None = None
     start_time: float = float("nan")
+    used_survey_se: bool = True
 
     @property
     def effect(self) -> float:
@@ -256,7 +257,8 @@ def panel_did(
     """DiD of the sites in ``starts`` (site -> first post time) against ``comparison_units``.
 
     ``panel`` holds one row per district and wave with the survey estimate and its standard
-    error (required: the known sampling variance is the heart of the method); missing or
+    error (the known sampling variance is the heart of the method; without a ``se`` column all
+    variance is learned from the comparison districts, assuming equal sample sizes); missing or
     suppressed district-waves may simply be absent or NaN. ``comparison_units`` default to all
     units without a start. See the module docstring for the model.
 
@@ -264,13 +266,19 @@ def panel_did(
     before or none from its start on, or fewer than ``min_comparison`` comparison districts have
     estimates in the same waves.
     """
-    for c in (unit_col, time_col, estimate_col, se_col):
+    for c in (unit_col, time_col, estimate_col):
         if c not in panel.columns:
             raise KeyError(f"column {c!r} not in panel")
     starts = {u: float(g) for u, g in starts.items()}
     if not starts:
         raise ValueError("no treated sites")
-    d = panel[panel[estimate_col].notna() & panel[se_col].notna() & (panel[se_col] > 0)]
+    if se_col in panel.columns and panel[se_col].notna().any():
+        d = panel[panel[estimate_col].notna() & panel[se_col].notna() & (panel[se_col] > 0)]
+    else:
+        # no standard errors: everything district-level is estimated from the comparison districts
+        # (sampling variance assumed equal across districts; the classic Conley & Taber setting)
+        se_col = "_no_se"
+        d = panel[panel[estimate_col].notna()].assign(_no_se=0.0)
     if d.duplicated([unit_col, time_col]).any():
         raise ValueError("unit x time is not unique")
     comp = [u for u in (comparison_units if comparison_units is not None else pd.unique(panel[unit_col]))
@@ -300,6 +308,7 @@ def panel_did(
     Y = grid(estimate_col)
     S2 = grid(se_col) ** 2
     obs = np.isfinite(Y) & np.isfinite(S2)
+    res.used_survey_se = se_col != "_no_se"
     Ncount = grid(n_col) if n_col in d.columns else None
     nS = len(starts)
     ci = np.arange(nS, len(units))
