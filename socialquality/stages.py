@@ -632,10 +632,11 @@ def intervention_effects(indicators: pd.DataFrame, register: list[Any], catalogu
                                     analysis, "headline", indicator.higher_is_better, label, unit, event_text, names,
                                     _headline_details(fx, analysis, names, not_started)))
             for site, start in starts.items() if analysis.method != "its" else ():
-                own = fx.panel_did(panel, {site: start}, comparison)
-                rows.append(_effect_row(fx, intervention.id, site, indicator_id, "did", own, "supporting",
-                                        indicator.higher_is_better, label, unit, event_text, names,
-                                        {"start": start, "n_comparison": own.n_comparison}))
+                if len(starts) > 1:  # with one site its own comparison is the headline itself
+                    own = fx.panel_did(panel, {site: start}, comparison)
+                    rows.append(_effect_row(fx, intervention.id, site, indicator_id, "did", own, "supporting",
+                                            indicator.higher_is_better, label, unit, event_text, names,
+                                            {"start": start, "n_comparison": own.n_comparison}))
                 rows.append(_effect_row(fx, intervention.id, site, indicator_id, "its", analysis.its[site],
                                         "supporting", indicator.higher_is_better, label, unit, event_text, names,
                                         {"start": start}))
