@@ -627,7 +627,8 @@ def test_few_treated_units_are_said_and_pretrend_not_trusted():
         for year in range(2016, 2024):
             effect = 5.0 if start and year >= start else 0.0
             rows.append({"unit": unit, "time": year, "y": rng.normal(0, 1) + effect, "g": start})
-    result = att_gt(pd.DataFrame(rows), "y", "time", "unit", "g", bootstrap_reps=99, seed=1)
+    with pytest.warns(UserWarning, match="small groups"):
+        result = att_gt(pd.DataFrame(rows), "y", "time", "unit", "g", bootstrap_reps=99, seed=1)
     test = pretrend_test(result)
     assert not test.estimable and "too few treated units" in test.reason
     text = verdict_nl(result, "de score", unit="punt", event="de sluiting")
