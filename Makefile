@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?= config/demo.yaml
 
-.PHONY: demo test ui bench install clean validate plan-check
+.PHONY: demo test ui bench bench-effects install clean validate plan-check
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -34,6 +34,10 @@ bench: $(STAMP)
 # the sampling planner's promises for the demo's next wave, checked by simulation (after `make demo`)
 plan-check: $(STAMP)
 	$(BIN)/python benchmarks/check_plan.py --replicates 40
+
+# simulation study of the effect verdicts (docs/methods_effects.md, section 5): 30 cells x 1,000 cities
+bench-effects: $(STAMP)
+	$(BIN)/python benchmarks/sim_effects.py --reps 1000 --workers 2 --out benchmarks/results_sim_effects.md --check
 
 clean:
 	rm -rf var/ .pytest_cache .hypothesis

@@ -255,6 +255,9 @@ def headline_effects(effects: pd.DataFrame, intervention_id: str) -> pd.DataFram
     out = []
     for indicator, rows in mine.groupby("indicator_id", sort=False):
         ok = rows[rows["estimable"].astype(bool) & rows["estimate"].notna()]
+        if "role" in ok.columns and (ok["role"] == "headline").any():  # the one verdict (effects.choose)
+            out.append(ok[ok["role"] == "headline"].iloc[0])
+            continue
         pooled = ok[ok["district_code"] == ""]
         sites = ok[ok["district_code"] != ""]
         if not pooled.empty:

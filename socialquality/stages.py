@@ -809,10 +809,15 @@ def ingest_feedback(m: Monitor, run_id: str) -> dict[str, Any]:
 # --- Effects --------------------------------------------------------------------------------------
 
 def wave_times(m: Monitor) -> dict[str, float]:
+    """Time of each wave for the effect models (see :func:`codebook_wave_times`)."""
+    return codebook_wave_times(m.codebook)
+
+
+def codebook_wave_times(codebook: Any) -> dict[str, float]:
     """Time of each wave for the effect models: the calendar year of its fieldwork (so event times
     are whole years), or the wave's position when two waves share a year."""
     years = {}
-    for position, wave in enumerate(m.codebook.waves):
+    for position, wave in enumerate(codebook.waves):
         if wave.fieldwork_start and wave.fieldwork_end:
             middle = wave.fieldwork_start + (wave.fieldwork_end - wave.fieldwork_start) / 2
             years[wave.id] = float(middle.year)
@@ -822,13 +827,18 @@ def wave_times(m: Monitor) -> dict[str, float]:
             except ValueError:
                 years[wave.id] = float(position)
     if len(set(years.values())) < len(years):
-        return {wave.id: float(position) for position, wave in enumerate(m.codebook.waves)}
+        return {wave.id: float(position) for position, wave in enumerate(codebook.waves)}
     return years
 
 
 def first_treated_wave(m: Monitor, start: dt.date) -> str | None:
     """The first wave whose fieldwork starts on or after the intervention's start."""
-    for wave in m.codebook.waves:
+    return codebook_first_treated_wave(m.codebook, start)
+
+
+def codebook_first_treated_wave(codebook: Any, start: dt.date) -> str | None:
+    """The first wave whose fieldwork starts on or after the intervention's start."""
+    for wave in codebook.waves:
         if wave.fieldwork_start and wave.fieldwork_start >= start:
             return wave.id
         if wave.fieldwork_start is None and wave.id.isdigit() and int(wave.id) >= start.year + 1:
@@ -837,115 +847,127 @@ def first_treated_wave(m: Monitor, start: dt.date) -> str | None:
 
 
 def estimate_effects(m: Monitor, run_id: str) -> dict[str, Any]:
+    """One verdict per intervention and indicator (see :func:`intervention_effects`)."""
+    waves = [w for w in m.codebook.wave_ids if w in usable_waves(m.engine, m.codebook.survey)]
+    indicators = read_table(m.engine, s.district_indicators, survey=m.codebook.survey)
+    indicators = indicators[indicators["wave"].isin(waves)]
+    districts = read_table(m.engine, s.districts)
+    names = dict(zip(districts["district_code"], districts["district_name"])) if not districts.empty else {}
+    effects, log = intervention_effects(indicators, m.register, m.catalogue, m.codebook, m.settings.municipality,
+                                        names)
+    with m.engine.begin() as connection:
+        replace_rows(connection, s.intervention_effects, effects)
+    verdicts = (effects.loc[effects["role"] == "headline", "verdict_code"].value_counts().to_dict()
+                if not effects.empty else {})
+    return {"estimates": len(effects), **{f"verdict_{k}": int(v) for k, v in verdicts.items()}, "log": log}
+
+
+def intervention_effects(indicators: pd.DataFrame, register: list[Any], catalogue: Any, codebook: Any,
+                         municipality: str, names: dict[str, str] | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """The rows of table intervention_effects from the district indicators of the usable waves (pure).
+
+    One verdict per intervention and indicator (socialquality.effects.analyse_intervention picks the
+    headline design, docs/methods_effects.md section 1), plus each site's own analyses as supporting
+    evidence. The headline row has district_code "" and role "headline"."""
     from socialquality import effects as fx
 
-    waves = [w for w in m.codebook.wave_ids if w in usable_waves(m.engine, m.codebook.survey)]
-    times = wave_times(m)
-    indicators = read_table(m.engine, s.district_indicators, survey=m.codebook.survey)
-    indicators = indicators[indicators["wave"].isin(waves) & ~indicators["suppressed"].astype(bool)
-                            & (indicators["district_code"] != m.settings.municipality)]
-    all_sites = {site.district for i in m.register for site in i.sites}
+    names = names or {}
+    times = codebook_wave_times(codebook)
+    # suppressed figures carry no number; the analysis uses every published district-wave (unbalanced panel)
+    indicators = indicators[~indicators["suppressed"].astype(bool) & (indicators["district_code"] != municipality)]
+    all_sites = {site.district for i in register for site in i.sites}
     rows, log = [], []
-    for intervention in m.register:
+    for intervention in register:
+        starts, not_started = {}, []
+        for site in intervention.sites:
+            treated_wave = codebook_first_treated_wave(codebook, site.start)
+            if treated_wave is None or treated_wave not in times:
+                not_started.append(site.district)
+                log.append(f"{intervention.id} {site.district}: no wave after the start yet")
+                continue
+            starts[site.district] = times[treated_wave]
+        if not starts:
+            continue
+        name = intervention.name[:1].lower() + intervention.name[1:]  # keep proper nouns ("Landlust")
+        event_text = f"de {name}" if intervention.kind == "closure" else f"de start van {name}"
         for indicator_id in intervention.indicators:
-            indicator = m.catalogue.indicator(indicator_id)
+            indicator = catalogue.indicator(indicator_id)
             scale = 100.0 if indicator.unit == "percent" else 1.0
             unit = "procentpunt" if indicator.unit == "percent" else "punt"
-            name = intervention.name[:1].lower() + intervention.name[1:]  # keep proper nouns ("Landlust")
-            event = f"de {name}" if intervention.kind == "closure" else f"de start van {name}"
+            label = indicator.label.lower()
             panel = indicators[indicators["indicator_id"] == indicator_id].copy()
             panel["time"] = panel["wave"].map(times)
             panel["estimate"] *= scale
             panel["se"] *= scale
-            panel = panel.rename(columns={"district_code": "unit"})[["unit", "time", "estimate", "se", "wave"]]
-
-            def add(district: str, method: str, result: Any, details: dict[str, Any] | None = None) -> None:
-                estimate, se, low, high = _headline_numbers(result)
-                estimable = bool(np.isfinite(estimate))
-                pretrend_p = _pretrend_p(fx, result)
-                rows.append({
-                    "intervention_id": intervention.id, "district_code": district, "indicator_id": indicator_id,
-                    "method": method, "estimate": estimate, "se": se, "ci_low": low, "ci_high": high,
-                    "estimable": estimable, "reason": getattr(result, "reason", None),
-                    "pretrend_p": pretrend_p, "pretrend_warning": bool(pretrend_p is not None and pretrend_p < 0.05),
-                    "verdict_code": fx.verdict_code(result, indicator.higher_is_better),
-                    "verdict_nl": fx.verdict_nl(result, indicator.label.lower(), indicator.higher_is_better, unit=unit,
-                                                event=event),
-                    "details": dumps(details or {}),
-                })
-
-            starts = {}
-            for site in intervention.sites:
-                treated_wave = first_treated_wave(m, site.start)
-                if treated_wave is None:
-                    log.append(f"{intervention.id} {site.district}: no wave after the start yet")
-                    continue
-                starts[site.district] = times[treated_wave]
-                series = panel[panel["unit"] == site.district].sort_values("time")
-                its = fx.interrupted_time_series(series, times[treated_wave])
-                add(site.district, "its", its, {"start_wave": treated_wave})
+            panel = panel.rename(columns={"district_code": "unit"})[["unit", "time", "estimate", "se", "n", "wave"]]
             comparison = sorted(set(panel["unit"]) - all_sites)
-            if not starts:
-                continue
-            if len(set(starts.values())) == 1:
-                start = next(iter(starts.values()))
-                did = fx.did_event_study(panel, list(starts), start, comparison_units=comparison, seed=2026,
-                                         se_method="wild" if len(starts) > 1 else "pooled")
-                event = did.event_study.to_dict("records") if did.event_study is not None else []
-                add("", "did", did, {"event_study": event, "n_comparison": len(comparison)})
-            else:
-                balanced = panel[panel["unit"].isin(list(starts) + comparison)]
-                counts = balanced.groupby("unit")["time"].nunique()
-                complete = counts[counts == balanced["time"].nunique()].index
-                balanced = balanced[balanced["unit"].isin(complete)].copy()
-                balanced["first_treat"] = balanced["unit"].map(starts).fillna(0.0)
-                dropped = sorted(set(starts) - set(complete))
-                if dropped:
-                    log.append(f"{intervention.id}/{indicator_id}: sites {dropped} lack a figure in some wave "
-                               "(suppressed); left out of the staggered estimate")
-                try:
-                    result = fx.att_gt(balanced, yname="estimate", tname="time", idname="unit", gname="first_treat",
-                                       bootstrap_reps=499, seed=2026)
-                    dynamic = result.aggregate("dynamic")
-                    add("", "staggered_did", result,
-                        {"dynamic": dynamic.table.to_dict("records"), "att_gt": result.table.to_dict("records"),
-                         "sites_left_out": dropped})
-                except (ValueError, np.linalg.LinAlgError) as error:
-                    log.append(f"{intervention.id}/{indicator_id}: staggered estimate not possible ({error})")
-    effects = pd.DataFrame(rows)
-    with m.engine.begin() as connection:
-        replace_rows(connection, s.intervention_effects, effects)
-    verdicts = effects["verdict_code"].value_counts().to_dict() if not effects.empty else {}
-    return {"estimates": len(effects), **{f"verdict_{k}": int(v) for k, v in verdicts.items()}, "log": log}
+            analysis = fx.analyse_intervention(panel, starts, comparison)
+            rows.append(_effect_row(fx, intervention.id, "", indicator_id, analysis.method if analysis.method != "none"
+                                    else ("did" if len(set(starts.values())) == 1 else "staggered_did"),
+                                    analysis, "headline", indicator.higher_is_better, label, unit, event_text, names,
+                                    _headline_details(fx, analysis, names, not_started)))
+            for site, start in starts.items() if analysis.method != "its" else ():
+                if len(starts) > 1:  # with one site its own comparison is the headline itself
+                    own = fx.panel_did(panel, {site: start}, comparison)
+                    rows.append(_effect_row(fx, intervention.id, site, indicator_id, "did", own, "supporting",
+                                            indicator.higher_is_better, label, unit, event_text, names,
+                                            {"start": start, "n_comparison": own.n_comparison}))
+                rows.append(_effect_row(fx, intervention.id, site, indicator_id, "its", analysis.its[site],
+                                        "supporting", indicator.higher_is_better, label, unit, event_text, names,
+                                        {"start": start}))
+            left = analysis.did.left_out
+            if left:
+                log.append(f"{intervention.id}/{indicator_id}: {len(left)} of {len(starts)} sites left out: "
+                           + "; ".join(f"{u} ({r})" for u, r in left.items()))
+    return pd.DataFrame(rows), log
 
 
-def _pretrend_p(fx: Any, result: Any) -> float | None:
-    """p-value of the pre-trend test where the method has one (DiD, staggered DiD)."""
-    if isinstance(result, fx.AttGtResult):
-        test = fx.pretrend_test(result)
-    elif isinstance(result, fx.DidResult):
-        test = result.pretrend
-    else:
-        return None
-    return float(test.pvalue) if test is not None and np.isfinite(test.pvalue) else None
+def _effect_row(fx: Any, intervention_id: str, district: str, indicator_id: str, method: str, result: Any,
+                role: str, higher_is_better: bool, label: str, unit: str, event_text: str,
+                names: dict[str, str], details: dict[str, Any]) -> dict[str, Any]:
+    head = fx.headline(result)
+    estimable = bool(head.estimable and np.isfinite(head.effect))
+    inner = getattr(result, "headline", result)
+    pretrend = getattr(inner, "pretrend", None)
+    pretrend_p = float(pretrend.pvalue) if pretrend is not None and pretrend.estimable else None
+    nan = float("nan")
+    return {
+        "intervention_id": intervention_id, "district_code": district, "indicator_id": indicator_id,
+        "method": method, "role": role,
+        "estimate": head.effect if estimable else nan, "se": head.se if estimable else nan,
+        "ci_low": head.lower if estimable else nan, "ci_high": head.upper if estimable else nan,
+        "mde": head.mde if estimable else nan, "estimable": estimable,
+        "reason": getattr(inner, "reason", None),
+        "pretrend_p": pretrend_p, "pretrend_warning": bool(pretrend_p is not None and pretrend_p < 0.05),
+        "verdict_code": fx.verdict_code(result, higher_is_better),
+        "verdict_nl": fx.verdict_nl(result, label, higher_is_better, unit=unit, event=event_text, names=names,
+                                    supporting=role == "supporting"),
+        "details": dumps(details),
+    }
 
 
-def _headline_numbers(result: Any) -> tuple[float, float, float, float]:
-    """(estimate, se, ci_low, ci_high) of the headline effect of any result (NaN when not estimable)."""
-    from socialquality import effects as fx
+def _headline_details(fx: Any, analysis: Any, names: dict[str, str], not_started: list[str]) -> dict[str, Any]:
+    """What the headline rests on, for the warehouse and the report (plain JSON: no numpy, no NaN)."""
+    did = analysis.did
 
-    headline = fx.headline(result)
-    if not headline.estimable:
-        return (float("nan"),) * 4
-    if isinstance(result, fx.AttGtResult):
-        se = result.aggregate("group").overall_se
-    elif isinstance(result, fx.AggregateResult):
-        se = result.overall_se
-    elif isinstance(result, fx.ItsResult):
-        se = result.level_change_se
-    else:
-        se = result.se
-    return float(headline.effect), float(se), float(headline.lower), float(headline.upper)
+    def clean(records: list[dict]) -> list[dict]:
+        return [{k: (None if isinstance(v, float) and not np.isfinite(v) else
+                     (v.item() if hasattr(v, "item") else v)) for k, v in r.items()} for r in records]
+
+    event_records = []
+    if analysis.method in ("did", "staggered_did") and did.event_study is not None:
+        finite = did.event_study[["estimate", "ci_low", "ci_high"]].notna().all(axis=1)
+        event_records = clean(did.event_study[finite].to_dict("records"))
+    return {
+        "choice": analysis.choice, "n_treated": did.n_treated, "n_comparison": did.n_comparison,
+        "cohorts": {f"{g:g}": [str(u) for u in units] for g, units in did.cohorts.items()},
+        "sites_left_out": [{"district_code": str(u), "name": fx.district_name(names, u),
+                            "reason": did.left_out_nl.get(u, r)} for u, r in did.left_out.items()],
+        "sites_not_started": [str(u) for u in not_started],
+        "df": did.df if np.isfinite(did.df) else None,
+        "refused_methods": fx.refused_methods(max(did.n_treated, len(analysis.starts))),
+        "event_study": event_records,
+    }
 
 
 # --- Reports ---------------------------------------------------------------------------------------

@@ -461,22 +461,29 @@ def test_did_pooled_ci_coverage(treated, with_se):
 
 def test_did_wild_and_cluster():
     covered_w, covered_c, runs = 0, 0, 15
+    treated = [f"w{i}" for i in range(10)]
     for seed in range(runs):
-        d = _did_panel(seed=seed, n_units=14, treated=("w0", "w1", "w2", "w3"))
-        rw = did_event_study(d, ["w0", "w1", "w2", "w3"], 2020, se_method="wild", bootstrap_reps=199, seed=seed)
-        rc = did_event_study(d, ["w0", "w1", "w2", "w3"], 2020, se_method="cluster")
+        d = _did_panel(seed=seed, n_units=24, treated=treated)
+        rw = did_event_study(d, treated, 2020, se_method="wild", bootstrap_reps=199, seed=seed)
+        rc = did_event_study(d, treated, 2020, se_method="cluster")
         assert math.isclose(rw.att, rc.att)
-        assert rc.df == 13
+        assert rc.df == 23
         covered_w += rw.ci_low <= -4.0 <= rw.ci_high
         covered_c += rc.ci_low <= -4.0 <= rc.ci_high
         assert 0 <= rw.pvalue <= 1
         ci = rw.conf_int(0.05)
         assert math.isclose(ci.loc["att", "lower"], rw.ci_low)
     assert covered_w >= 12 and covered_c >= 11
-    # a single treated unit: cluster-robust / wild inference is not honest
+    # few treated units: cluster-robust (< 10) and wild bootstrap (< 5) inference are refused, with the reason
     d = _did_panel(seed=1, treated=("w0",))
     r = did_event_study(d, ["w0"], 2020, se_method="wild")
     assert not r.estimable and "pooled" in r.reason
+    d = _did_panel(seed=1, n_units=14, treated=("w0", "w1", "w2", "w3"))
+    for method, needed in (("cluster", 10), ("wild", 5)):
+        r = did_event_study(d, ["w0", "w1", "w2", "w3"], 2020, se_method=method)
+        assert not r.estimable and f"needs >= {needed} treated" in r.reason
+        assert verdict_nl(r, "x") == ("Geen uitspraak mogelijk met deze methode: die vraagt minimaal "
+                                      f"{needed} wijken met de interventie (er zijn er 4).")
 
 
 def test_did_pretrend_detected_and_warned():
@@ -485,7 +492,10 @@ def test_did_pretrend_detected_and_warned():
     assert r.pretrend.rejects(0.05)
     assert pretrend_test(r) is r.pretrend
     text = verdict_nl(r, "het aandeel eenzame ouderen", higher_is_better=False)
-    assert text.count("Let op: de wijken liepen vóór de start al uiteen; het effect is onzeker.") == 1
+    assert text.count("Let op: vóór de start liep deze wijken al anders dan de vergelijkingswijken") == 0
+    assert text.count("Let op: vóór de start liepen deze wijken al anders dan de vergelijkingswijken") == 1
+    assert "Dit is waarschijnlijk geen toeval" not in text  # a rejected pre-trend changes the wording
+    assert "niet zeker een gevolg van de start van het programma" in text
     ok = did_event_study(_did_panel(seed=2, noise=0.5), ["w0", "w1", "w2"], 2020)
     assert not ok.pretrend.rejects(0.01)
 
@@ -534,7 +544,9 @@ def test_verdict_texts_and_codes():
     r = interrupted_time_series(d, t0)
     text = verdict_nl(r, "het aandeel eenzame ouderen", higher_is_better=False)
     assert text.startswith("In de wijk nam het aandeel eenzame ouderen na de start van het programma af met 4,")
-    assert "procentpunt" in text and "95%-interval: " in text and text.endswith("Dit is waarschijnlijk geen toeval.")
+    assert "procentpunt" in text and "95%-interval: " in text and "Dit is waarschijnlijk geen toeval." in text
+    assert text.endswith("Met 1 wijk waren effecten vanaf ongeveer " + f"{r.level_change_se * (2.447 + 0.906):.1f}"
+                         .replace(".", ",") + " procentpunt aan te tonen.")
     lo, hi = r.conf_int().loc["level_change"]
     assert f"{-hi:.1f}".replace(".", ",") + " tot " + f"{-lo:.1f}".replace(".", ",") in text
     assert verdict_code(r, higher_is_better=False) == "improved"
@@ -544,14 +556,17 @@ def test_verdict_texts_and_codes():
     r0 = interrupted_time_series(d0, t00)
     assert verdict_code(r0) == "no_significant_change"
     t = verdict_nl(r0, "het aandeel eenzame ouderen")
-    assert t.startswith("We kunnen niet zeggen of het aandeel eenzame ouderen na de start van het programma veranderde:")
-    assert "omvat nul." in t and "." not in t.split("(")[1].split(")")[0]
+    assert t.startswith("Er is geen effect van de start van het programma op het aandeel eenzame ouderen aangetoond: "
+                        "de geschatte verandering is ")
+    assert "dat interval omvat nul." in t and "was een effect kleiner dan " in t
+    assert t.endswith("niet aan te tonen; dat er geen effect was, volgt hier dus niet uit.")
     # DiD: increase of a good indicator, several treated districts
     dd = _did_panel(seed=1, effect=3.0, noise=0.5)
     rd = did_event_study(dd, ["w0", "w1", "w2"], 2020)
     assert verdict_code(rd) == "improved"
     assert verdict_nl(rd, "de sociale cohesie", unit="punt").startswith(
-        "In de betrokken wijken nam de sociale cohesie na de start van het programma toe met 3,"
+        "In de 3 wijken nam de sociale cohesie na de start van het programma toe met 3,2 punt vergeleken met 9 andere "
+        "wijken (95%-interval: "
     )
 
 
@@ -569,7 +584,7 @@ def test_module_does_not_import_dagster():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).parents[1], env={"PYTHONPATH": str(Path(__file__).parents[1])})  # fmt: skip
     assert out.stdout.strip() == "False"
-    src = (Path(__file__).parents[1] / "socialquality" / "effects.py").read_text()
+    src = "".join(p.read_text() for p in (Path(__file__).parents[1] / "socialquality" / "effects").glob("*.py"))
     assert "import dagster" not in src and "from dagster" not in src
 
 
@@ -579,7 +594,8 @@ def test_results_pickle_and_conf_int_roundtrip(cs):
 
     its = interrupted_time_series(*_its_series(noise=0.5, seed=3))
     did = did_event_study(_did_panel(seed=1), ["w0", "w1", "w2"], 2020)
-    wild = did_event_study(_did_panel(seed=1), ["w0", "w1", "w2"], 2020, se_method="wild",
+    five = ["w0", "w1", "w2", "w3", "w4"]
+    wild = did_event_study(_did_panel(seed=1, treated=five), five, 2020, se_method="wild",
                            bootstrap_reps=99, seed=1)  # fmt: skip
     for obj in (cs, cs.aggregate("dynamic"), its, did, wild, pretrend_test(cs)):
         back = pickle.loads(pickle.dumps(obj))
@@ -588,6 +604,17 @@ def test_results_pickle_and_conf_int_roundtrip(cs):
         back = pickle.loads(pickle.dumps(obj))
         pd.testing.assert_frame_equal(back.conf_int(0.1), obj.conf_int(0.1))
         assert (obj.conf_int(0.1)["upper"] - obj.conf_int(0.1)["lower"] < obj.conf_int(0.05)["upper"] - obj.conf_int(0.05)["lower"]).all()
+
+
+def test_att_gt_warns_on_small_groups_like_r_did():
+    rng = np.random.default_rng(5)
+    rows = [{"unit": u, "time": y, "y": rng.normal(), "g": {0: 2020, 1: 2021}.get(u, 0)}
+            for u in range(20) for y in range(2017, 2023)]
+    with pytest.warns(UserWarning, match=r"small groups in your dataset. Check groups: 2020,2021"):
+        result = att_gt(pd.DataFrame(rows), "y", "time", "unit", "g", bootstrap_reps=0)
+    # the documented defect the warning is about: a one-district group has no variance of its own
+    psi = result.influence[:, (result.table["group"] == 2020).to_numpy()]
+    assert np.all(psi[0] == 0)
 
 
 def test_few_treated_units_are_said_and_pretrend_not_trusted():
@@ -600,7 +627,8 @@ def test_few_treated_units_are_said_and_pretrend_not_trusted():
         for year in range(2016, 2024):
             effect = 5.0 if start and year >= start else 0.0
             rows.append({"unit": unit, "time": year, "y": rng.normal(0, 1) + effect, "g": start})
-    result = att_gt(pd.DataFrame(rows), "y", "time", "unit", "g", bootstrap_reps=99, seed=1)
+    with pytest.warns(UserWarning, match="small groups"):
+        result = att_gt(pd.DataFrame(rows), "y", "time", "unit", "g", bootstrap_reps=99, seed=1)
     test = pretrend_test(result)
     assert not test.estimable and "too few treated units" in test.reason
     text = verdict_nl(result, "de score", unit="punt", event="de sluiting")

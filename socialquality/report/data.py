@@ -31,7 +31,7 @@ DECOMPOSITION_COLUMNS = ["wave", "district_code", "condition", "indicator_id", "
 REGISTER_COLUMNS = ["district_code", "indicator_id", "value", "year"]
 EFFECT_COLUMNS = ["intervention_id", "intervention_name", "kind", "district_code", "indicator_id", "method",
                   "estimate", "se", "ci_low", "ci_high", "estimable", "verdict_code", "verdict_nl",
-                  "pretrend_warning"]
+                  "pretrend_warning", "role", "mde"]
 CHAIN_COLUMNS = ["intervention_id", "district_code", "year", "sessions_planned", "sessions_held", "participants",
                  "target_population", "reach", "feedback_n", "share_more_contacts", "share_attributed_to_activity",
                  "mean_satisfaction"]
@@ -46,10 +46,10 @@ INFO_COLUMNS = ["intervention_id", "name", "kind", "sphere", "goal", "mechanism"
 NUMERIC = {"estimate", "se", "ci_low", "ci_high", "n", "n_eff", "deff", "change", "p_value", "p_adjusted", "index",
            "n_indicators", "contribution", "value", "sessions_planned", "sessions_held", "participants",
            "target_population", "reach", "feedback_n", "share_more_contacts", "share_attributed_to_activity",
-           "mean_satisfaction", "received", "clean", "quarantined", "population", "event_time"}
+           "mean_satisfaction", "received", "clean", "quarantined", "population", "event_time", "mde"}
 BOOLEAN = {"suppressed", "method_break", "estimable", "pretrend_warning", "blocked", "in_index"}
 STRINGS = {"wave", "district_code", "indicator_id", "condition", "reference_wave", "intervention_id",
-           "compared_to", "verdict", "verdict_code", "method", "kind", "unit", "direction"}
+           "compared_to", "verdict", "verdict_code", "method", "kind", "unit", "direction", "role"}
 
 
 def to_bool(value: Any) -> bool:

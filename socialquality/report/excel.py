@@ -36,7 +36,8 @@ FILLS = {"better": PatternFill("solid", fgColor="D8F0DF"), "worse": PatternFill(
          "neutral": PatternFill("solid", fgColor="EDEDED")}
 FONTS = {"better": Font(color="14632F", bold=True), "worse": Font(color="9B1C13", bold=True),
          "neutral": Font(color="555555")}
-FMT = {"percent": "0.0%", "score": "0.0", "km": "0.0", "int": "#,##0", "p": "0.000", "pp": "0.0"}
+FMT = {"percent": "0.0%", "score": "0.0", "km": "0.0", "int": "#,##0", "p": "0.000", "pp": "0.0",
+       "effect": "0.0##"}  # effects: up to 3 decimals, so a bound near 0 never shows as 0.0
 SHEETS = ["Toelichting", "Indicatoren", "Index", "Veranderingen", "Interventies", "Interventieketen",
           "Registercijfers", "Kwaliteit"]
 
@@ -208,13 +209,16 @@ def write_workbook(m: "Model", path: Path) -> Path:
                      m.names.get(r["district_code"], r["district_code"]) if r["district_code"] else "alle wijken samen",
                      m.label(ind), METHOD_SHORT.get(r["method"], r["method"]), scaled(r["estimate"]),
                      scaled(r["ci_low"]), scaled(r["ci_high"]), change_unit(unit), "ja" if est else "nee",
-                     effect_label(code), r["verdict_nl"], "ja" if r["pretrend_warning"] else "nee"])
+                     effect_label(code), r["verdict_nl"], "ja" if r["pretrend_warning"] else "nee",
+                     "oordeel" if (r.get("role") or ("headline" if not r["district_code"] else "")) == "headline"
+                     else "ondersteunend", scaled(r.get("mde"))])
         classes.append(verdict_class(code))
     ws = wb.create_sheet("Interventies")
     _table(ws, ["Interventie", "Soort", "Wijk", "Indicator", "Methode", "Effect", "Ondergrens (95%)",
                 "Bovengrens (95%)", "Eenheid", "Schatting mogelijk", "Oordeel", "Toelichting",
-                "Waarschuwing: wijken liepen vóór de start al uiteen"], rows,
-           {6: FMT["pp"], 7: FMT["pp"], 8: FMT["pp"]}, freeze="D2", widths={12: 80})
+                "Waarschuwing: wijken liepen vóór de start al uiteen", "Rol",
+                "Kleinste aantoonbare effect (80%)"], rows,
+           {6: FMT["effect"], 7: FMT["effect"], 8: FMT["effect"], 15: FMT["effect"]}, freeze="D2", widths={12: 80})
     _colour(ws, 11, classes)
     for row in ws.iter_rows(min_row=2, min_col=12, max_col=12):
         row[0].alignment = Alignment(wrap_text=True, vertical="top")

@@ -24,6 +24,7 @@ from typing import Any
 import jinja2
 import pandas as pd
 
+from socialquality.effects.verdict import interval_decimals
 from socialquality.report import charts, data, excel, small_areas
 from socialquality.report.text_nl import (
     DASH,
@@ -426,6 +427,21 @@ def _effect_where(m: Model, district: str) -> str:
     return "alle wijken samen" if not district else m.names.get(district, district)
 
 
+def _effect_role(r: dict) -> str:
+    """headline (the one verdict of an intervention and indicator) or supporting; older tables lack
+    the column: there the pooled row is the headline."""
+    return r.get("role") or ("headline" if not r["district_code"] else "supporting")
+
+
+def _interval_digits(r: dict, f: float) -> int:
+    """Enough decimals that an interval excluding 0 never shows 0 as a bound."""
+    lo, hi = r["ci_low"], r["ci_high"]
+    if is_missing(lo) or is_missing(hi):
+        return 1
+    return interval_decimals(float(lo) * f, float(hi) * f, 1, float(r["estimate"]) * f if not is_missing(
+        r["estimate"]) else 0.0)
+
+
 def _effect_rows(m: Model, eff: pd.DataFrame) -> list[dict]:
     rows = []
     for r in eff.to_dict("records"):
@@ -433,14 +449,16 @@ def _effect_rows(m: Model, eff: pd.DataFrame) -> list[dict]:
         unit = m.unit(ind)
         f = m.effect_factor(ind)
         estimable = bool(r["estimable"]) and not is_missing(r["estimate"])
+        digits = _interval_digits(r, f) if estimable else 1
         rows.append({
+            "role": _effect_role(r),
             "indicator": m.label(ind),
             "where": _effect_where(m, r["district_code"]),
             "district_code": r["district_code"],
             "method": METHOD_SHORT.get(r["method"], r["method"]),
             "method_long": METHOD_NAMES.get(r["method"], r["method"]),
-            "estimate": fmt_change(r["estimate"], unit, factor=f) if estimable else DASH,
-            "interval": fmt_change_interval(r["ci_low"], r["ci_high"], unit, factor=f) if estimable else DASH,
+            "estimate": fmt_change(r["estimate"], unit, digits, factor=f) if estimable else DASH,
+            "interval": fmt_change_interval(r["ci_low"], r["ci_high"], unit, digits, factor=f) if estimable else DASH,
             "verdict": _verdict(r["verdict_code"] if estimable else "not_estimable", kind="effect"),
             "verdict_nl": str(r["verdict_nl"] or ""),
             "pretrend_warning": bool(r["pretrend_warning"]),
@@ -465,6 +483,8 @@ def _chain_rows(m: Model, ch: pd.DataFrame, eff: pd.DataFrame) -> list[dict]:
             if not is_missing(r["reach"]):
                 reach += f" ({fmt_pct(r['reach'])})"
         d_eff = eff[eff["district_code"] == r["district_code"]]
+        if (d_eff["method"] == "did").any():  # the site's own comparison with other districts (supporting evidence)
+            d_eff = d_eff[d_eff["method"] == "did"]
         effects = [{"indicator": e["indicator"], "estimate": e["estimate"], "interval": e["interval"],
                     "verdict": e["verdict"], "method": e["method"]} for e in _effect_rows(m, d_eff)]
         rows.append({
@@ -569,10 +589,10 @@ def _interventions(m: Model, fig_dir: Path, figures: list[Path]) -> list[dict]:
         starts = m.start_years(iv)
         districts = list(dict.fromkeys(list(starts) + [d for d in eff["district_code"] if d] + list(
             ch["district_code"])))
-        # summary lines: pooled effects when there are any, else per district
+        # one verdict per indicator (role "headline"); the sites' own analyses are supporting evidence
         eff_rows = _effect_rows(m, eff)
-        pooled = [e for e in eff_rows if not e["district_code"]]
-        headline = pooled or eff_rows
+        headline = [e for e in eff_rows if e["role"] == "headline"] or eff_rows
+        supporting = [e for e in eff_rows if e not in headline]
         out.append({
             "id": iv,
             "anchor": f"iv-{_slug(iv)}",
@@ -586,6 +606,7 @@ def _interventions(m: Model, fig_dir: Path, figures: list[Path]) -> list[dict]:
             "chain": _chain_rows(m, ch, eff),
             "effects": eff_rows,
             "headline": headline,
+            "supporting": supporting,
             "figures": figs,
         })
     return out
@@ -803,10 +824,10 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
         ivs = []
         for iv in interventions:
             in_d = [c for c in iv["chain"] if c["district_code"] == d]
-            effs = [e for e in iv["effects"] if e["district_code"] == d]
+            effs = [e for e in iv["supporting"] if e["district_code"] == d]
             if in_d or effs or any(x["code"] == d for x in iv["districts"]):
                 ivs.append({"name": iv["name"], "kind": iv["kind"], "anchor": iv["anchor"], "chain": in_d,
-                            "effects": effs, "pooled": [e for e in iv["effects"] if not e["district_code"]]})
+                            "effects": effs, "pooled": iv["headline"]})
         row = m.districts[m.districts["district_code"] == d].iloc[0]
         page = env.get_template("wijk.html.j2").render(
             **common, root="../", code=d, name=m.names[d], population=fmt_int(row["population"]),

@@ -142,7 +142,7 @@ def effect_label(verdict: Any) -> str:
 METHOD_NAMES = {
     "its": "onderbroken tijdreeks (de wijk vergeleken met haar eigen trend van vóór de start)",
     "did": "verschil-in-verschillen (de wijk vergeleken met vergelijkbare wijken zonder de interventie)",
-    "staggered_did": "verschil-in-verschillen met gespreide start (wijken die later of niet begonnen als vergelijking)",
+    "staggered_did": "verschil-in-verschillen met gespreide start (wijken zonder de interventie als vergelijking)",
 }
 METHOD_SHORT = {
     "its": "tijdreeks",

@@ -408,10 +408,12 @@ intervention_effects = Table(
     Column("district_code", String(16), primary_key=True),  # "" = pooled over sites
     Column("indicator_id", String(64), primary_key=True),
     Column("method", String(32), primary_key=True),  # its | did | staggered_did
+    Column("role", String(16)),  # headline (district_code "": the one verdict) | supporting
     Column("estimate", Float),
     Column("se", Float),
     Column("ci_low", Float),
     Column("ci_high", Float),
+    Column("mde", Float),  # minimum detectable effect (80% power, 5% two-sided), indicator units
     Column("estimable", Boolean, nullable=False),
     Column("reason", Text),
     Column("pretrend_p", Float),
