@@ -103,42 +103,50 @@ def weight_wave(respondents: pd.DataFrame, margins: pd.DataFrame, *, trim_bounds
     age_total = pop["age_group"].sum(axis=1)
     frame["base_weight"] = frame["district_code"].map(age_total / n_by_district).astype(float)
 
-    sex_targets: dict[str, float] = {}
+    district = frame["district_code"].astype(str)
+    notes: dict[str, list[str]] = {d: [] for d in sorted(district.unique())}
+    # age: collapse small cells per district (a few dict operations per district), then one
+    # level per (merged) group; the rows are labelled in one vectorised pass
+    counts = pd.crosstab(district, frame["age_group"]).to_dict("index")
+    map_rows = []
     age_targets: dict[str, float] = {}
-    sex_level = pd.Series(index=frame.index, dtype=object)
-    age_level = pd.Series(index=frame.index, dtype=object)
-    notes: dict[str, list[str]] = {}
-    for district, rows in frame.groupby("district_code").groups.items():
-        part = frame.loc[rows]
-        total = float(age_total[district])
-        district_notes = notes.setdefault(district, [])
-        # age: collapse small cells, then one level per (merged) group
-        counts = part["age_group"].value_counts().to_dict()
-        mapping = collapse_age_groups(counts, min_cell)
+    for d in notes:
+        mapping = collapse_age_groups({g: int(c) for g, c in counts.get(d, {}).items() if c}, min_cell)
         merged = sorted(set(mapping.values()) - set(AGE_GROUPS))
         if merged:
-            district_notes.append("leeftijdsgroepen samengevoegd: " + ", ".join(merged))
-        labels = part["age_group"].map(mapping)
-        age_level.loc[rows] = district + "|" + labels.astype(str)
+            notes[d].append("leeftijdsgroepen samengevoegd: " + ", ".join(merged))
         for group, label in mapping.items():
-            key = f"{district}|{label}"
-            age_targets[key] = age_targets.get(key, 0.0) + float(pop.loc[district, ("age_group", group)])
-        # sex: drop the margin when a sex is too thin; missing sex keeps its base-weighted share
-        sex_counts = part["sex"].value_counts()
-        unknown = part["sex"].isna() | ~part["sex"].isin(SEX_LEVELS)
-        if all(sex_counts.get(s, 0) >= min_cell for s in SEX_LEVELS):
-            fixed = float(part.loc[unknown, "base_weight"].sum())
-            sex_pop = np.array([float(pop.loc[district, ("sex", s)]) for s in SEX_LEVELS])
-            scale = (total - fixed) / sex_pop.sum()
+            map_rows.append((d, group, label))
+            key = f"{d}|{label}"
+            age_targets[key] = age_targets.get(key, 0.0) + float(pop.loc[d, ("age_group", group)])
+    age_map = pd.DataFrame(map_rows, columns=["_d", "_g", "_label"]).set_index(["_d", "_g"])["_label"]
+    age_label = age_map.reindex(pd.MultiIndex.from_arrays([district, frame["age_group"]])).to_numpy()
+    age_level = pd.Series(district.to_numpy() + "|" + pd.Series(age_label).astype(str).to_numpy(),
+                          index=frame.index)
+    # sex: drop the margin when a sex is too thin; missing sex keeps its base-weighted share
+    unknown = frame["sex"].isna() | ~frame["sex"].isin(SEX_LEVELS)
+    sex_counts = pd.crosstab(district[~unknown], frame.loc[~unknown, "sex"]).reindex(
+        index=list(notes), columns=list(SEX_LEVELS), fill_value=0)
+    fixed = frame["base_weight"].where(unknown, 0.0).groupby(district).sum().reindex(list(notes), fill_value=0.0)
+    sex_ok = (sex_counts >= min_cell).all(axis=1)
+    sex_targets: dict[str, float] = {}
+    for d in notes:
+        total = float(age_total[d])
+        if sex_ok[d]:
+            sex_pop = np.array([float(pop.loc[d, ("sex", s)]) for s in SEX_LEVELS])
+            scale = (total - float(fixed[d])) / sex_pop.sum()
             for s, count in zip(SEX_LEVELS, sex_pop):
-                sex_targets[f"{district}|{s}"] = count * scale
-            sex_level.loc[rows] = np.where(unknown, district + "|?", district + "|" + part["sex"].astype(str))
-            if fixed:
-                sex_targets[f"{district}|?"] = fixed
+                sex_targets[f"{d}|{s}"] = count * scale
+            if fixed[d]:
+                sex_targets[f"{d}|?"] = float(fixed[d])
         else:
-            district_notes.append("geslacht niet gewogen (te weinig mannen of vrouwen)")
-            sex_level.loc[rows] = district + "|*"
-            sex_targets[f"{district}|*"] = total
+            notes[d].append("geslacht niet gewogen (te weinig mannen of vrouwen)")
+            sex_targets[f"{d}|*"] = total
+    row_ok = sex_ok.reindex(district).to_numpy()
+    sex_text = frame["sex"].astype(str).to_numpy()
+    sex_level = pd.Series(np.where(~row_ok, district + "|*",
+                                   np.where(unknown, district + "|?", district + "|" + sex_text)),
+                          index=frame.index)
     frame["_rake_sex"] = sex_level.astype(str)
     frame["_rake_age"] = age_level.astype(str)
     # raking requires equal grand totals: the age targets define the total of every district
