@@ -21,6 +21,7 @@ from socialquality.errors import InputFileError, SocialQualityError
 from socialquality.landing import wave_files
 from socialquality.monitor import Monitor, code_version, dumps
 from socialquality.warehouse import schema as s
+from socialquality.warehouse.microdata import write_answers
 from socialquality.warehouse.store import (
     delete_where,
     insert_frame,
@@ -173,7 +174,7 @@ def ingest_wave(m: Monitor, wave: str, run_id: str) -> dict[str, Any]:
             connection, codebook.survey, latest, fmt, run_id, status="loaded", rows=len(frame), error=None,
             encoding=result.encoding, delimiter=result.delimiter, unknown_columns=dumps(result.unknown_columns),
             dropped_columns=dumps(result.dropped_columns), label_mismatches=dumps(result.label_mismatches))
-        for table in (s.answers, s.text_answers, s.weights):
+        for table in (s.answers, s.text_answers, s.weights):  # `answers`: rows of loads before issue 12
             delete_where(connection, table, survey=codebook.survey, wave=wave)
         people = frame[["respondent_pid", "source_row", "district_code", "sex", "age", "age_group",
                         "duration_min"]].assign(survey=codebook.survey, wave=wave, receipt_id=receipt_id,
@@ -182,9 +183,7 @@ def ingest_wave(m: Monitor, wave: str, run_id: str) -> dict[str, Any]:
         # not usable until validated: a failure before validation must not leave old figures published
         set_wave_status(connection, codebook.survey, wave, "received", "new file not yet validated", run_id)
         present = [i for i in items if i in frame.columns]
-        long = frame[["respondent_pid", "source_row", *present]].melt(
-            id_vars=["respondent_pid", "source_row"], var_name="item_id", value_name="value")
-        insert_frame(connection, s.answers, long.assign(survey=codebook.survey, wave=wave))
+        write_answers(connection, m.microdata_dir(), codebook.survey, wave, receipt_id, frame, present)
         present_texts = [t for t in texts if t in frame.columns]
         if present_texts:
             text_long = frame[["respondent_pid", "source_row", *present_texts]].melt(

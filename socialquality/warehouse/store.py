@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Table, and_, delete, insert, select, update
 from sqlalchemy.engine import Engine
 
 from socialquality.warehouse import schema as s
+from socialquality.warehouse.microdata import read_answers
 
 BATCH = 50_000
 # A delivered row without a respondent id is stored under this placeholder (the key cannot be
@@ -148,16 +149,21 @@ def wave_responses(engine: Engine, survey: str, wave: str, statuses: tuple[str, 
         people = read_table(connection, s.respondents, survey=survey, wave=wave)
         if statuses:
             people = people[people["status"].isin(statuses)]
-        query = select(s.answers).where(and_(s.answers.c.survey == survey, s.answers.c.wave == wave))
-        long = fetch_frame(connection, query)
+        wide = read_answers(connection, survey, wave, items)
+        if wide is None:  # a wave loaded before issue 12: answers in the long table
+            query = select(s.answers).where(and_(s.answers.c.survey == survey, s.answers.c.wave == wave))
+            long = fetch_frame(connection, query)
+            # pivot, not pivot_table(dropna=False): that one fills in every respondent_pid x source_row pair
+            wide = long.pivot(index=["respondent_pid", "source_row"], columns="item_id", values="value") \
+                .reset_index() if not long.empty else None
         receipts = read_table(connection, s.file_receipts, survey=survey, wave=wave)
     if people.empty:
         return people
     missing_id = people["respondent_pid"].str.startswith(MISSING_PID_PREFIX)
-    # pivot, not pivot_table(dropna=False): that one fills in every respondent_pid x source_row pair
-    wide = long.pivot(index=["respondent_pid", "source_row"], columns="item_id", values="value") \
-        if not long.empty else pd.DataFrame()
-    frame = people.merge(wide.reset_index(), on=["respondent_pid", "source_row"], how="left") if not wide.empty else people
+    if wide is not None and len(wide.columns) > 2:
+        frame = people.merge(wide, on=["respondent_pid", "source_row"], how="left")
+    else:
+        frame = people
     names = dict(zip(receipts["id"], receipts["file_name"]))
     frame["source_file"] = frame["receipt_id"].map(names)
     if missing_id.any():
