@@ -514,8 +514,11 @@ class SurveyDesign:
             totals = np.array([_as_float(spec[k], f"margin {var!r} level {k!r}") for k in levels])
             if np.any(~np.isfinite(totals)) or np.any(totals < 0):
                 raise ValueError(f"margin {var!r}: population totals must be finite and >= 0")
-            idx = pd.Index(levels, dtype=object)
-            codes = idx.get_indexer(pd.Index(col.astype(object)))
+            typed = pd.Index(levels)
+            if typed.dtype.kind in "iu" and col.dtype.kind in "iu":
+                codes = typed.get_indexer(col.to_numpy())  # integer codes: no object conversion
+            else:
+                codes = pd.Index(levels, dtype=object).get_indexer(pd.Index(col.astype(object)))
             if (codes < 0).any():
                 absent = pd.unique(col[codes < 0].astype(object))[:10]
                 raise ValueError(
@@ -1000,17 +1003,27 @@ def _group_codes(data: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, np.nd
 def _crosstab_sparse(codes_a: list[np.ndarray], sizes_a: list[int],
                      codes_b: list[np.ndarray], sizes_b: list[int], w: np.ndarray
                      ) -> sparse.csr_matrix:
-    """X_a' diag(w) X_b for indicator matrices given by level codes, as a sparse matrix."""
-    off_a = np.concatenate([[0], np.cumsum(sizes_a)[:-1]]).astype(np.int64)
-    off_b = np.concatenate([[0], np.cumsum(sizes_b)[:-1]]).astype(np.int64)
-    rows, cols = [], []
-    for ca, oa in zip(codes_a, off_a):
-        for cb, ob in zip(codes_b, off_b):
-            rows.append(ca + oa)
-            cols.append(cb + ob)
-    vals = np.tile(w, len(rows))
-    out = sparse.csr_matrix((vals, (np.concatenate(rows), np.concatenate(cols))),
-                            shape=(int(sum(sizes_a)), int(sum(sizes_b))))
+    """X_a' diag(w) X_b for indicator matrices given by level codes, as a sparse matrix.
+
+    A margin with itself is diagonal (one bincount); two different margins are tabulated over
+    the level pairs that occur (linear in rows, whatever the number of levels)."""
+    done: dict[tuple[int, int], sparse.spmatrix] = {}
+    blocks: list[list[sparse.spmatrix]] = []
+    for ca, ka in zip(codes_a, sizes_a):
+        row = []
+        for cb, kb in zip(codes_b, sizes_b):
+            if ca is cb:
+                block = sparse.diags(np.bincount(ca, weights=w, minlength=ka))
+            elif (id(cb), id(ca)) in done:
+                block = done[(id(cb), id(ca))].T
+            else:
+                keys, inverse = np.unique(ca.astype(np.int64) * kb + cb, return_inverse=True)
+                values = np.bincount(inverse.ravel(), weights=w, minlength=len(keys))
+                block = sparse.coo_matrix((values, (keys // kb, keys % kb)), shape=(ka, kb))
+            done[(id(ca), id(cb))] = block
+            row.append(block)
+        blocks.append(row)
+    out = sparse.csr_matrix(sparse.bmat(blocks, format="csr"))
     out.sum_duplicates()
     return out
 
