@@ -671,9 +671,8 @@ class SurveyDesign:
         with np.errstate(divide="ignore", invalid="ignore"):
             if kind == "mean":
                 est = swy / sw
-                use = ok & (sw[d_s] > 0)
-                u = np.zeros_like(y0)
-                u[use] = (y0[use] - est[d_s[use]]) / sw[d_s[use]]
+                sw_row = sw[d_s]
+                u = np.where(ok & (sw_row > 0), (y0 - est[d_s]) / sw_row, 0.0)
             else:
                 est = np.asarray(swy, dtype=np.float64)
                 u = y0
