@@ -34,12 +34,16 @@ CODES = ("GM_A", "GM_B")
 TIMEOUT = 600
 
 
+DELIVERED: dict[str, int] = {}
+
+
 def _municipality(tmp: Path, code: str, url: str, seed: int) -> Path:
     folder = tmp / code
     landing = folder / "landing"
     codebook = load_codebook(CODEBOOK_PATH)
     frame = simulate_wave(WAVE, seed=seed, respondents_per_wave=400, codebook=codebook)
     write_wave_file(frame, landing / codebook.survey / WAVE / f"levering_{code}.csv", "csv-nl", codebook)
+    DELIVERED[code] = len(frame)
     (folder / "feedback").mkdir(parents=True)
     return write_config(folder, landing=landing, feedback=folder / "feedback", database_url=url)
 
@@ -121,7 +125,7 @@ def test_two_municipalities_run_concurrently_through_the_queue(postgres_server, 
                 else:
                     os.environ[key] = value
         # each warehouse holds its own municipality's wave only, published
-        for url, seed_rows in ((url_a, 400), (url_b, 400)):
+        for url, seed_rows in ((url_a, DELIVERED[CODES[0]]), (url_b, DELIVERED[CODES[1]])):
             engine = make_engine(url)
             try:
                 with engine.connect() as connection:
