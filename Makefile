@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?= config/demo.yaml
 
-.PHONY: demo test ui bench install clean validate
+.PHONY: demo test ui bench bench-national install clean validate
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -30,6 +30,13 @@ validate: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
+
+# National scale (issue 12): synthetic country, 1/16, 1/4 and the full 1,000,000 respondents, SQLite and
+# PostgreSQL, one wave; NATIONAL_ARGS adds e.g. --waves 10 or drops --no-city (docs/operations.md).
+NATIONAL_ARGS ?= --fractions 0.0625,0.25,1 --waves 1 --backend postgresql,sqlite --no-city
+bench-national: $(STAMP)
+	PYTHONPATH=. $(BIN)/python benchmarks/bench_national.py $(NATIONAL_ARGS) --out var/bench_national.jsonl
+	PYTHONPATH=. $(BIN)/python benchmarks/bench_districts.py
 
 clean:
 	rm -rf var/ .pytest_cache .hypothesis

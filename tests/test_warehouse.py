@@ -473,3 +473,23 @@ def test_answers_file_round_trip_replacement_and_integrity(engine, tmp_path: Pat
     path.unlink()
     with pytest.raises(MicrodataError, match="missing"):
         store.wave_responses(engine, SURVEY, "2019")
+
+
+def test_bulk_insert_round_trips_nulls_and_types(engine) -> None:
+    """Large frames go through COPY on PostgreSQL (executemany on SQLite): same values back."""
+    n = store.COPY_MIN_ROWS + 5
+    with engine.begin() as connection:
+        receipt = add_receipt(connection)
+        frame = pd.DataFrame({
+            "survey": SURVEY, "wave": "2019", "respondent_pid": [f"p{i}" for i in range(n)],
+            "source_row": np.arange(n), "receipt_id": receipt,
+            "district_code": [None if i % 7 == 0 else f'WK03,63"{i % 3}' for i in range(n)],
+            "sex": [None if i % 5 == 0 else "v" for i in range(n)],
+            "age": [np.nan if i % 4 == 0 else 20.5 + i % 60 for i in range(n)],
+            "age_group": "25-44", "duration_min": 12.0, "status": "clean"})
+        assert store.insert_frame(connection, s.respondents, frame) == n
+    back = store.read_table(engine, s.respondents).sort_values("source_row").reset_index(drop=True)
+    assert back["district_code"].tolist() == frame["district_code"].tolist()
+    assert back["sex"].tolist() == frame["sex"].tolist()
+    assert np.allclose(back["age"].astype(float), frame["age"], equal_nan=True)
+    assert back["source_row"].astype(int).tolist() == list(range(n))

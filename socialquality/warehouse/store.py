@@ -62,8 +62,47 @@ def insert_frame(connection: Connection, table: Table, frame: pd.DataFrame) -> i
         for start in range(0, len(frame), BATCH):
             connection.exec_driver_sql(sql, _tuples(frame.iloc[start:start + BATCH], columns))
         return len(frame)
+    if connection.dialect.name == "postgresql" and len(frame) >= COPY_MIN_ROWS:
+        return _copy_frame(connection, table, frame, columns)
     for start in range(0, len(frame), BATCH):
         connection.execute(insert(table), records(frame.iloc[start:start + BATCH], columns))
+    return len(frame)
+
+
+COPY_MIN_ROWS = 1_000
+_NULL = "\\N"
+
+
+def _copy_frame(connection: Connection, table: Table, frame: pd.DataFrame, columns: list[str]) -> int:
+    """PostgreSQL bulk load with COPY FROM STDIN (CSV), in the caller's transaction: an order of
+    magnitude faster than INSERT for the hundreds of thousands of respondent rows of a wave.
+    Values are prepared per column type first, so a value that does not fit fails before COPY."""
+    import csv
+    import io
+
+    from sqlalchemy import Boolean, DateTime, Integer
+
+    prepared = {}
+    for column in columns:
+        values = frame[column]
+        kind = table.c[column].type
+        if isinstance(kind, Integer):
+            prepared[column] = pd.to_numeric(values, errors="raise").astype("Int64")
+        elif isinstance(kind, Boolean):
+            prepared[column] = values.astype("boolean")
+        elif isinstance(kind, DateTime):
+            prepared[column] = pd.to_datetime(values, utc=True).map(lambda v: None if pd.isna(v) else v.isoformat())
+        else:
+            prepared[column] = values
+    buffer = io.StringIO()
+    pd.DataFrame(prepared).to_csv(buffer, index=False, header=False, na_rep=_NULL, quoting=csv.QUOTE_MINIMAL)
+    buffer.seek(0)
+    names = ", ".join(f'"{c}"' for c in columns)
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        cursor.copy_expert(f'COPY "{table.name}" ({names}) FROM STDIN WITH (FORMAT csv, NULL \'{_NULL}\')', buffer)
+    finally:
+        cursor.close()
     return len(frame)
 
 
@@ -146,7 +185,8 @@ def wave_responses(engine: Engine, survey: str, wave: str, statuses: tuple[str, 
                    items: list[str] | None = None) -> pd.DataFrame:
     """The respondents of a wave with their answers as columns (the normalised-responses contract)."""
     with engine.connect() as connection:
-        people = read_table(connection, s.respondents, survey=survey, wave=wave)
+        people = fetch_frame(connection, select(s.respondents).where(and_(
+            s.respondents.c.survey == survey, s.respondents.c.wave == wave)))
         if statuses:
             people = people[people["status"].isin(statuses)]
         wide = read_answers(connection, survey, wave, items)
