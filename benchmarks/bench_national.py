@@ -13,7 +13,7 @@ pipeline runs it -- each in its own process, as Dagster's multiprocess executor 
     once:     load_population, load_interventions (before); compute_trends, estimate_effects,
               render_trend_report (after the last wave, unless --no-city)
 
-Wall time and peak memory (max RSS of the stage's process, from wait4) are printed per stage,
+Wall time and peak memory (VmHWM, the high-water resident set of the stage's process) are printed per stage,
 with the load average. ``--fractions 0.0625,0.25,1`` runs the cost curve (respondents and
 districts scaled together); ``--backend sqlite|postgresql`` picks the warehouse (PostgreSQL: a
 fresh database on 127.0.0.1:5432, dropped afterwards).
@@ -112,16 +112,25 @@ def run_stage(config: Path, stage: str, wave: str | None) -> None:
         getattr(stages, stage)(m)
     else:
         getattr(stages, stage)(m, run_id)
+    # peak memory of this process image: VmHWM (ru_maxrss would include the forking parent's pages)
+    report = os.environ.get("SQ_BENCH_PEAK_FILE")
+    if report:
+        status = Path("/proc/self/status").read_text()
+        kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
+        Path(report).write_text(str(kb))
 
 
 def timed(config: Path, stage: str, wave: str | None, env: dict) -> tuple[float, float, int]:
     args = [sys.executable, __file__, "--stage", stage, "--config", str(config)] + (["--wave", wave] if wave else [])
+    peak_file = Path(tempfile.mkstemp(prefix="sq_peak_")[1])
     t0 = time.perf_counter()
-    child = subprocess.Popen(args, env=env, cwd=ROOT)
-    _, status, usage = os.wait4(child.pid, 0)
+    child = subprocess.Popen(args, env={**env, "SQ_BENCH_PEAK_FILE": str(peak_file)}, cwd=ROOT)
+    _, status, _usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - t0
-    child.returncode = os.waitstatus_to_exitcode(status)
-    return wall, usage.ru_maxrss / 1024 ** 2, child.returncode
+    code = os.waitstatus_to_exitcode(status)
+    text = peak_file.read_text().strip()
+    peak_file.unlink(missing_ok=True)
+    return wall, (int(text) / 1024 ** 2 if text else float("nan")), code
 
 
 def one_run(fraction: float, args, backend: str, work: Path) -> list[dict]:
