@@ -241,6 +241,30 @@ def main() -> None:
     if not table.empty:
         print(table.pivot_table(index=["stage"], columns=["backend", "respondents"], values=["wall_s", "peak_gb"],
                                 aggfunc="sum", sort=False).round(2).to_string())
+        print()
+        print(markdown(table))
+
+
+def markdown(table: pd.DataFrame) -> str:
+    """The docs/operations.md table: stage x (backend, respondents): wall time s / peak GB."""
+    cols = sorted({(r.backend, r.respondents) for r in table.itertuples()})
+    lines = ["| stage | " + " | ".join(f"{b} {n:,}" for b, n in cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for stage in dict.fromkeys(table["stage"]):
+        cells = []
+        for b, n in cols:
+            part = table[(table["stage"] == stage) & (table["backend"] == b) & (table["respondents"] == n)]
+            cells.append(f"{part['wall_s'].sum():.1f} s / {part['peak_gb'].max():.2f} GB" if len(part) else "-")
+        lines.append(f"| {stage} | " + " | ".join(cells) + " |")
+    totals = []
+    for b, n in cols:
+        part = table[(table["backend"] == b) & (table["respondents"] == n)]
+        totals.append(f"**{part['wall_s'].sum():.1f} s** / {part['peak_gb'].max():.2f} GB")
+    lines.append("| all stages | " + " | ".join(totals) + " |")
+    loads = table.groupby(["backend", "respondents"])["load"].agg(["min", "max"])
+    lines.append("")
+    lines.append("Load average (2 cores, shared) during the runs: " + "; ".join(
+        f"{b} {n:,}: {r['min']:.1f}-{r['max']:.1f}" for (b, n), r in loads.iterrows()))
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
