@@ -266,10 +266,15 @@ def validate_wave(m: Monitor, wave: str, run_id: str) -> StageReport:
         statuses["status"] = np.where(statuses["source_row"].isin(quarantined_rows),
                                       np.where(statuses["source_row"].isin(released_rows), "released", "quarantined"),
                                       "clean")
-        for status, rows in statuses.groupby("status")["source_row"]:
-            connection.execute(update(s.respondents).where(and_(
-                s.respondents.c.survey == codebook.survey, s.respondents.c.wave == wave,
-                s.respondents.c.source_row.in_([int(r) for r in rows]))).values(status=status))
+        # every row clean in one statement, then the few set aside by row number, in chunks (an IN
+        # list of a national wave's 1,000,000 rows exceeds SQLite's limit on bound variables)
+        wave_rows = and_(s.respondents.c.survey == codebook.survey, s.respondents.c.wave == wave)
+        connection.execute(update(s.respondents).where(wave_rows).values(status="clean"))
+        for status, rows in statuses[statuses["status"] != "clean"].groupby("status")["source_row"]:
+            numbers = [int(r) for r in rows]
+            for start in range(0, len(numbers), 10_000):
+                connection.execute(update(s.respondents).where(and_(
+                    wave_rows, s.respondents.c.source_row.in_(numbers[start:start + 10_000]))).values(status=status))
         set_wave_status(connection, codebook.survey, wave, "blocked" if blocked else "usable", reason, run_id)
 
     by_rule = (outcome.quarantine.groupby("rule_id")["source_row"].nunique().to_dict()
