@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?= config/demo.yaml
 
-.PHONY: demo test ui bench bench-effects install clean validate plan-check
+.PHONY: demo test ui bench bench-effects bench-national install clean validate plan-check
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -38,6 +38,13 @@ plan-check: $(STAMP)
 # simulation study of the effect verdicts (docs/methods_effects.md, section 5): 30 cells x 1,000 cities
 bench-effects: $(STAMP)
 	$(BIN)/python benchmarks/sim_effects.py --reps 1000 --workers 2 --out benchmarks/results_sim_effects.md --check
+
+# National scale (issue 12): synthetic country, 1/16, 1/4 and the full 1,000,000 respondents, SQLite and
+# PostgreSQL, one wave; NATIONAL_ARGS adds e.g. --waves 10 or drops --no-city (docs/operations.md).
+NATIONAL_ARGS ?= --fractions 0.0625,0.25,1 --waves 1 --backend postgresql,sqlite --no-city
+bench-national: $(STAMP)
+	PYTHONPATH=. $(BIN)/python benchmarks/bench_national.py $(NATIONAL_ARGS) --out var/bench_national.jsonl
+	PYTHONPATH=. $(BIN)/python benchmarks/bench_districts.py
 
 clean:
 	rm -rf var/ .pytest_cache .hypothesis

@@ -59,6 +59,15 @@ class Monitor:
     def register(self) -> list[Intervention]:
         return load_register(self.settings.path("interventions"), self.catalogue)
 
+    def microdata_dir(self) -> Path:
+        """Where the answers files (Parquet, one per loaded delivery) are kept: the environment
+        variable SOCIALQUALITY_MICRODATA, else `microdata/` next to the reports folder. With
+        several workers (Kubernetes) this is a shared volume."""
+        import os
+
+        override = os.environ.get("SOCIALQUALITY_MICRODATA")
+        return Path(override) if override else self.settings.path("reports").parent / "microdata"
+
     def landing_dir(self, survey: str | None = None) -> Path:
         return self.settings.path("landing") / (survey or self.settings.survey)
 

@@ -23,6 +23,7 @@ from socialquality.errors import InputFileError, SocialQualityError
 from socialquality.landing import wave_files
 from socialquality.monitor import Monitor, code_version, dumps
 from socialquality.warehouse import schema as s
+from socialquality.warehouse.microdata import write_answers
 from socialquality.warehouse.store import (
     delete_where,
     insert_frame,
@@ -302,7 +303,7 @@ def ingest_wave(m: Monitor, wave: str, run_id: str) -> dict[str, Any]:
         _note_unused(connection, codebook.survey, plan, run_id,
                      read_table(connection, s.file_receipts, survey=codebook.survey, wave=wave))
         frame["receipt_id"] = frame["source_file"].map(receipt_ids)
-        for table in (s.answers, s.text_answers, s.weights, s.ingest_findings):
+        for table in (s.answers, s.text_answers, s.weights, s.ingest_findings):  # `answers`: loads before Parquet
             delete_where(connection, table, survey=codebook.survey, wave=wave)
         people = frame[["respondent_pid", "source_row", "receipt_id", "district_code", "buurt_code", "sex", "age",
                         "age_group", "duration_min"]].assign(survey=codebook.survey, wave=wave, status="received")
@@ -314,9 +315,8 @@ def ingest_wave(m: Monitor, wave: str, run_id: str) -> dict[str, Any]:
         # not usable until validated: a failure before validation must not leave old figures published
         set_wave_status(connection, codebook.survey, wave, "received", "new file not yet validated", run_id)
         present = [i for i in items if i in frame.columns]
-        long = frame[["respondent_pid", "source_row", *present]].melt(
-            id_vars=["respondent_pid", "source_row"], var_name="item_id", value_name="value")
-        insert_frame(connection, s.answers, long.assign(survey=codebook.survey, wave=wave))
+        # one Parquet file for the whole delivery (all its parts), named after its first receipt
+        write_answers(connection, m.microdata_dir(), codebook.survey, wave, min(receipt_ids.values()), frame, present)
         present_texts = [t for t in texts if t in frame.columns]
         if present_texts:
             text_long = frame[["respondent_pid", "source_row", *present_texts]].melt(
@@ -446,11 +446,17 @@ def validate_wave(m: Monitor, wave: str, run_id: str) -> StageReport:
         keys = list(zip(statuses["source_file"], statuses["source_row"].astype(int)))
         statuses["status"] = ["released" if k in released_rows else "quarantined" if k in quarantined_rows else "clean"
                               for k in keys]
-        for (status, receipt_id), rows in statuses.groupby(["status", "receipt_id"])["source_row"]:
-            connection.execute(update(s.respondents).where(and_(
-                s.respondents.c.survey == codebook.survey, s.respondents.c.wave == wave,
-                s.respondents.c.receipt_id == int(receipt_id),
-                s.respondents.c.source_row.in_([int(r) for r in rows]))).values(status=status))
+        # every row clean in one statement, then the few set aside by receipt and row number, in chunks
+        # (an IN list of a national wave's 1,000,000 rows exceeds SQLite's limit on bound variables)
+        wave_rows = and_(s.respondents.c.survey == codebook.survey, s.respondents.c.wave == wave)
+        connection.execute(update(s.respondents).where(wave_rows).values(status="clean"))
+        aside = statuses[statuses["status"] != "clean"]
+        for (status, receipt_id), rows in aside.groupby(["status", "receipt_id"])["source_row"]:
+            numbers = [int(r) for r in rows]
+            for start in range(0, len(numbers), 10_000):
+                connection.execute(update(s.respondents).where(and_(
+                    wave_rows, s.respondents.c.receipt_id == int(receipt_id),
+                    s.respondents.c.source_row.in_(numbers[start:start + 10_000]))).values(status=status))
         set_wave_status(connection, codebook.survey, wave, "blocked" if blocked else "usable", reason, run_id)
 
     by_rule = (outcome.quarantine.groupby("rule_id")["source_row"].nunique().to_dict()

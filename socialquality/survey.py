@@ -56,8 +56,8 @@ LonelyPSU = Literal["adjust", "remove", "certainty", "fail"]
 _LONELY_OPTIONS = ("adjust", "remove", "certainty", "fail")
 _RESULT_COLUMNS = ["estimate", "se", "ci_low", "ci_high", "n", "deff", "n_eff"]
 #: Largest PSU-by-domain table for which the variance of a calibrated design is computed
-#: directly from residual PSU totals; above it an algebraically equal expansion in small
-#: matrices is used (see ``SurveyDesign._variance``).
+#: from a dense table of residual PSU totals; above it the same totals are kept as a sparse
+#: matrix (only the PSUs a domain's residuals touch), see ``SurveyDesign._calibrated_variance``.
 _DENSE_LIMIT = 4_000_000
 #: R's survey package treats a stratum whose fpc factor (N-n)/N is below this as sampled
 #: completely (zero variance contribution).
@@ -114,6 +114,11 @@ class _CalStep:
     The step's linearised estimator is the regression of a score ``z`` on the margin
     indicators ``X`` weighted by ``reg_w`` (the weights before this step):
     ``B = ginv @ X' diag(reg_w) z``; the variance uses ``w * (z - X B)``.
+
+    ``ginv`` and ``cross`` are sparse: the Gram matrix is block-diagonal over its connected
+    components (margins nested in districts give one block per district), and its
+    generalised inverse is the block-diagonal of the blocks' inverses, so memory and time
+    grow linearly with the number of districts.
     """
 
     names: tuple[str, ...]
@@ -121,8 +126,8 @@ class _CalStep:
     sizes: list[int]  # per margin: number of levels
     offset: int  # first column of this step in the combined indicator matrix
     reg_w: np.ndarray  # regression weights (design weights before the step)
-    ginv: np.ndarray  # generalised inverse of X' diag(reg_w) X
-    cross: list[np.ndarray]  # X' diag(reg_w) X_j for every earlier step j
+    ginv: sparse.csr_matrix  # generalised inverse of X' diag(reg_w) X (block-diagonal)
+    cross: list[sparse.csr_matrix]  # X' diag(reg_w) X_j for every earlier step j
 
     @property
     def k(self) -> int:
@@ -296,6 +301,7 @@ class SurveyDesign:
         self._cal_steps: list[_CalStep] = []
         self._dom_cache: dict[tuple[str, ...], _Domains] = {}
         self._cal_cache: dict[str, Any] | None = None
+        self._pair_cache: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     # ------------------------------------------------------------------ properties
     @property
@@ -508,8 +514,11 @@ class SurveyDesign:
             totals = np.array([_as_float(spec[k], f"margin {var!r} level {k!r}") for k in levels])
             if np.any(~np.isfinite(totals)) or np.any(totals < 0):
                 raise ValueError(f"margin {var!r}: population totals must be finite and >= 0")
-            idx = pd.Index(levels, dtype=object)
-            codes = idx.get_indexer(pd.Index(col.astype(object)))
+            typed = pd.Index(levels)
+            if typed.dtype.kind in "iu" and col.dtype.kind in "iu":
+                codes = typed.get_indexer(col.to_numpy())  # integer codes: no object conversion
+            else:
+                codes = pd.Index(levels, dtype=object).get_indexer(pd.Index(col.astype(object)))
             if (codes < 0).any():
                 absent = pd.unique(col[codes < 0].astype(object))[:10]
                 raise ValueError(
@@ -559,17 +568,19 @@ class SurveyDesign:
 
         sizes = [len(t) for t in totals_list]
         offset = sum(s.k for s in self._cal_steps)
-        gram = _crosstab_blocks(codes_list, sizes, codes_list, sizes, d)
-        cross = [_crosstab_blocks(codes_list, sizes, prev.codes, prev.sizes, d)
+        # built once, after the final sweep; sparse and inverted block by block
+        gram = _crosstab_sparse(codes_list, sizes, codes_list, sizes, d)
+        cross = [_crosstab_sparse(codes_list, sizes, prev.codes, prev.sizes, d)
                  for prev in self._cal_steps]
         step = _CalStep(names=tuple(names), codes=codes_list, sizes=sizes, offset=offset,
-                        reg_w=d.copy(), ginv=_sym_ginv(gram), cross=cross)
+                        reg_w=d.copy(), ginv=_block_ginv(gram), cross=cross)
 
         new = copy.copy(self)
         new._w = w
         new._cal_steps = [*self._cal_steps, step]
         new._dom_cache = self._dom_cache  # domains do not depend on the weights
         new._cal_cache = None
+        new._pair_cache = {}
         new.calibration = report
         return new
 
@@ -660,9 +671,8 @@ class SurveyDesign:
         with np.errstate(divide="ignore", invalid="ignore"):
             if kind == "mean":
                 est = swy / sw
-                use = ok & (sw[d_s] > 0)
-                u = np.zeros_like(y0)
-                u[use] = (y0[use] - est[d_s[use]]) / sw[d_s[use]]
+                sw_row = sw[d_s]
+                u = np.where(ok & (sw_row > 0), (y0 - est[d_s]) / sw_row, 0.0)
             else:
                 est = np.asarray(swy, dtype=np.float64)
                 u = y0
@@ -734,20 +744,66 @@ class SurveyDesign:
         w_s = self._w if dom.sel is None else self._w[dom.sel]
         s = w_s * u
         a = s if dom.g_row is None else np.bincount(dom.g_row, weights=s, minlength=dom.n_g)
-        c_h, kappa, n_h = self._c_h, self._kappa_h, self._n_h
         if not self._cal_steps:
-            # exact centred sums: PSUs of stratum h outside the domain have t_p = 0
-            A = np.bincount(dom.pair_of_g, weights=a, minlength=dom.n_pair)
-            ph = dom.pair_h
-            mu = kappa[ph] * A / n_h[ph]
-            dev = a - mu[dom.pair_of_g]
-            ss = np.bincount(dom.pair_of_g, weights=dev * dev, minlength=dom.n_pair)
-            ss += (n_h[ph] - dom.pair_m) * mu * mu
-            return np.bincount(dom.pair_dom, weights=c_h[ph] * ss, minlength=dom.n_dom)
+            return self._stratified_ss(a, dom)
         return self._calibrated_variance(u, a, dom)
 
+    def _stratified_ss(self, a: np.ndarray, dom: _Domains) -> np.ndarray:
+        """``sum_h c_h sum_{p in h} (t_p - kappa_h tbar_h)^2`` per domain for PSU totals ``a``
+        given on the (domain, PSU) combinations; exact centred sums: PSUs of stratum h outside
+        the domain have t_p = 0."""
+        c_h, kappa, n_h = self._c_h, self._kappa_h, self._n_h
+        A = np.bincount(dom.pair_of_g, weights=a, minlength=dom.n_pair)
+        ph = dom.pair_h
+        mu = kappa[ph] * A / n_h[ph]
+        dev = a - mu[dom.pair_of_g]
+        ss = np.bincount(dom.pair_of_g, weights=dev * dev, minlength=dom.n_pair)
+        ss += (n_h[ph] - dom.pair_m) * mu * mu
+        return np.bincount(dom.pair_dom, weights=c_h[ph] * ss, minlength=dom.n_dom)
+
+    def _nested_residuals(self, a: np.ndarray, b: sparse.csr_matrix, dom: _Domains
+                          ) -> np.ndarray | None:
+        """Residual totals ``a - w x'B`` on the domain's own rows, when that is all there is.
+
+        Applies when every PSU is one row and every margin level has coefficients for at most
+        one domain, the domain of the rows in that level (domains nested in the calibration
+        blocks, e.g. districts raked per district, or a single overall domain): then a row's
+        residual is nonzero for its own domain only and the variance is the uncalibrated
+        formula applied to the residuals.  Returns None otherwise.
+        """
+        if not self._psu_is_row:
+            return None
+        b = b.tocsc()
+        b.eliminate_zeros()
+        per_level = np.diff(b.indptr)
+        if per_level.size and per_level.max() > 1:
+            return None
+        has = per_level == 1
+        dom_of = np.full(b.shape[1], -1, dtype=np.int64)
+        val_of = np.zeros(b.shape[1])
+        dom_of[has] = b.indices[b.indptr[:-1][has]]
+        val_of[has] = b.data[b.indptr[:-1][has]]
+        fitted = np.zeros(len(a))
+        for st in self._cal_steps:
+            off = st.offset
+            for codes, size in zip(st.codes, st.sizes):
+                col = codes + off
+                off += size
+                if dom.sel is not None:
+                    outside = np.ones(self._n, dtype=bool)
+                    outside[dom.sel] = False
+                    if (dom_of[col[outside]] >= 0).any():
+                        return None
+                    col = col[dom.sel]
+                d_of = dom_of[col]
+                if ((d_of >= 0) & (d_of != dom.d_sel)).any():
+                    return None
+                fitted += val_of[col]
+        w_s = self._w if dom.sel is None else self._w[dom.sel]
+        return a - w_s * fitted
+
     def _cal_matrices(self) -> dict[str, Any]:
-        """PSU totals of w * (margin indicators) and their stratum cross-products (cached)."""
+        """PSU totals of w * (margin indicators), sparse PSUs x levels (cached)."""
         if self._cal_cache is not None:
             return self._cal_cache
         n_psu, n_h = self._n_psu, self.n_strata
@@ -765,74 +821,83 @@ class SurveyDesign:
         m.sum_duplicates()
         hmat = sparse.csr_matrix((np.ones(n_psu), (np.arange(n_psu), self._psu_stratum)),
                                  shape=(n_psu, n_h))
-        cw = self._c_h[self._psu_stratum]
-        q1 = np.asarray((m.T @ sparse.diags(cw) @ m).toarray())
-        s_h = np.asarray((hmat.T @ m).toarray())
-        coef = self._c_h * self._kappa_h / self._n_h
-        q2 = s_h.T @ (coef[:, None] * s_h)
-        self._cal_cache = {"m": m, "hmat": hmat, "cw": cw, "s_h": s_h, "coef": coef,
-                           "qdiff": q1 - q2, "k": k_all}
+        self._cal_cache = {"m": m, "hmat": hmat, "cw": self._c_h[self._psu_stratum],
+                           "coef": self._c_h * self._kappa_h / self._n_h, "k": k_all}
         return self._cal_cache
 
-    def _cal_coefficients(self, u: np.ndarray, dom: _Domains) -> np.ndarray:
-        """Per-domain regression coefficients B (domains x all margin levels)."""
+    def _domain_level_pairs(self, dom: _Domains, step_no: int, margin_no: int
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(domain, margin level) combinations of the selected rows for one margin (cached):
+        the combination of every row, and the domain and level of every combination."""
+        key = (id(dom), step_no, margin_no)
+        hit = self._pair_cache.get(key)
+        if hit is not None:
+            return hit
+        st = self._cal_steps[step_no]
+        codes, size = st.codes[margin_no], st.sizes[margin_no]
+        c = codes if dom.sel is None else codes[dom.sel]
+        if dom.n_dom == 1:
+            ukeys, inv = np.unique(c, return_inverse=True)
+            out = (inv.astype(np.int64), np.zeros(len(ukeys), dtype=np.int64), ukeys)
+        else:
+            ukeys, inv = np.unique(dom.d_sel * size + c, return_inverse=True)
+            out = (inv.astype(np.int64), ukeys // size, ukeys % size)
+        self._pair_cache[key] = out
+        return out
+
+    def _cal_coefficients(self, u: np.ndarray, dom: _Domains) -> sparse.csr_matrix:
+        """Per-domain regression coefficients B (domains x all margin levels), sparse: a
+        domain only has coefficients on the calibration blocks (districts) its rows are in."""
         nd = dom.n_dom
-        blocks: list[np.ndarray] = []
-        for st in self._cal_steps:
+        blocks: list[sparse.csr_matrix] = []
+        for step_no, st in enumerate(self._cal_steps):
             rw = st.reg_w if dom.sel is None else st.reg_w[dom.sel]
             v = rw * u
-            parts = []
-            for codes, size in zip(st.codes, st.sizes):
-                c = codes if dom.sel is None else codes[dom.sel]
-                parts.append(np.bincount(dom.d_sel * size + c, weights=v,
-                                         minlength=nd * size).reshape(nd, size))
-            r = np.hstack(parts)
+            rr, cc, vv = [], [], []
+            off = 0
+            for margin_no, size in enumerate(st.sizes):
+                inv, p_dom, p_lev = self._domain_level_pairs(dom, step_no, margin_no)
+                rr.append(p_dom)
+                cc.append(p_lev + off)
+                vv.append(np.bincount(inv, weights=v, minlength=len(p_dom)))
+                off += size
+            r = sparse.csr_matrix((np.concatenate(vv), (np.concatenate(rr), np.concatenate(cc))),
+                                  shape=(nd, st.k))
             for j, prev_b in enumerate(blocks):
                 r = r - prev_b @ st.cross[j].T
-            blocks.append(r @ st.ginv)
-        return np.hstack(blocks)
+            blocks.append(sparse.csr_matrix(r @ st.ginv))
+        return sparse.hstack(blocks, format="csr")
 
     def _calibrated_variance(self, u: np.ndarray, a: np.ndarray, dom: _Domains) -> np.ndarray:
+        """Variance from the residual PSU totals t = a - M B' (M: PSU totals of w times the
+        margin indicators).  Per domain ``sum_h c_h [sum_p t_p^2 - kappa_h T_h^2 / n_h]`` with
+        stratum totals T_h; PSUs outside the domain and its calibration blocks have t_p = 0,
+        so only the nonzero residual totals are visited (linear in rows and districts)."""
         cal = self._cal_matrices()
         b = self._cal_coefficients(u, dom)
         nd = dom.n_dom
+        t_nested = self._nested_residuals(a, b, dom)
+        if t_nested is not None:
+            return self._stratified_ss(t_nested, dom)
         m, hmat = cal["m"], cal["hmat"]
+        mb = m @ b.T
         if self._n_psu * nd <= _DENSE_LIMIT:
             t = np.zeros((self._n_psu, nd))
             t[dom.g_psu, dom.g_dom] = a
-            t -= m @ b.T
+            t -= mb.toarray() if sparse.issparse(mb) else mb
             sh = hmat.T @ t
             mu = (self._kappa_h / self._n_h)[:, None] * sh
             dev = t - mu[self._psu_stratum]
             return (cal["cw"][:, None] * dev * dev).sum(axis=0)
-        # Expansion of sum_h c_h [sum_p t_p^2 - kappa_h (sum_p t_p)^2 / n_h] with
-        # t = a - M b; a is sparse (PSUs touching the domain), M and b are small.
-        c_h = self._c_h
-        ca = c_h[dom.g_h] * a
-        term1 = np.bincount(dom.g_dom, weights=ca * a, minlength=nd)
-        if dom.g_row is None:
-            # every PSU is one row: M's row of a PSU is w times that row's level indicators,
-            # so sum_p c a_p M_p per domain is one bincount per margin
-            w_s = self._w if dom.sel is None else self._w[dom.sel]
-            parts = []
-            for st in self._cal_steps:
-                for codes, size in zip(st.codes, st.sizes):
-                    c_s = codes if dom.sel is None else codes[dom.sel]
-                    parts.append(np.bincount(dom.d_sel * size + c_s, weights=ca * w_s,
-                                             minlength=nd * size).reshape(nd, size))
-            cross = np.hstack(parts)
-        else:
-            a_mat = sparse.csr_matrix((ca, (dom.g_dom, dom.g_psu)), shape=(nd, self._n_psu))
-            cross = np.asarray((a_mat @ m).toarray())
-        A = np.bincount(dom.pair_of_g, weights=a, minlength=dom.n_pair)
-        coef = cal["coef"][dom.pair_h]
-        term4 = np.bincount(dom.pair_dom, weights=coef * A * A, minlength=nd)
-        sa_mat = sparse.csr_matrix((coef * A, (dom.pair_dom, dom.pair_h)),
-                                   shape=(nd, self.n_strata))
-        sa = np.asarray(sa_mat @ cal["s_h"])
-        quad = np.einsum("dk,kl,dl->d", b, cal["qdiff"], b)
-        var = term1 - term4 - 2.0 * np.sum(b * (cross - sa), axis=1) + quad
-        return np.maximum(var, 0.0)
+        a_mat = sparse.csr_matrix((a, (dom.g_psu, dom.g_dom)), shape=(self._n_psu, nd))
+        t = sparse.csr_matrix(a_mat - mb)
+        p_of = np.repeat(np.arange(self._n_psu), np.diff(t.indptr))
+        term1 = np.bincount(t.indices, weights=cal["cw"][p_of] * t.data * t.data, minlength=nd)
+        th = sparse.csr_matrix(hmat.T @ t)  # strata x domains
+        h_of = np.repeat(np.arange(self.n_strata), np.diff(th.indptr))
+        term2 = np.bincount(th.indices, weights=cal["coef"][h_of] * th.data * th.data,
+                            minlength=nd)
+        return np.maximum(term1 - term2, 0.0)
 
 
 # ---------------------------------------------------------------------- helpers
@@ -934,26 +999,87 @@ def _group_codes(data: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, np.nd
     return out, sel[first]
 
 
-def _crosstab_blocks(codes_a: list[np.ndarray], sizes_a: list[int],
-                     codes_b: list[np.ndarray], sizes_b: list[int], w: np.ndarray) -> np.ndarray:
-    """X_a' diag(w) X_b for indicator matrices given by level codes."""
-    rows = []
+def _crosstab_sparse(codes_a: list[np.ndarray], sizes_a: list[int],
+                     codes_b: list[np.ndarray], sizes_b: list[int], w: np.ndarray
+                     ) -> sparse.csr_matrix:
+    """X_a' diag(w) X_b for indicator matrices given by level codes, as a sparse matrix.
+
+    A margin with itself is diagonal (one bincount); two different margins are tabulated over
+    the level pairs that occur (linear in rows, whatever the number of levels)."""
+    done: dict[tuple[int, int], sparse.spmatrix] = {}
+    blocks: list[list[sparse.spmatrix]] = []
     for ca, ka in zip(codes_a, sizes_a):
-        row = [np.bincount(ca * kb + cb, weights=w, minlength=ka * kb).reshape(ka, kb)
-               for cb, kb in zip(codes_b, sizes_b)]
-        rows.append(np.hstack(row))
-    return np.vstack(rows)
+        row = []
+        for cb, kb in zip(codes_b, sizes_b):
+            if ca is cb:
+                block = sparse.diags(np.bincount(ca, weights=w, minlength=ka))
+            elif (id(cb), id(ca)) in done:
+                block = done[(id(cb), id(ca))].T
+            else:
+                keys, inverse = np.unique(ca.astype(np.int64) * kb + cb, return_inverse=True)
+                values = np.bincount(inverse.ravel(), weights=w, minlength=len(keys))
+                block = sparse.coo_matrix((values, (keys // kb, keys % kb)), shape=(ka, kb))
+            done[(id(ca), id(cb))] = block
+            row.append(block)
+        blocks.append(row)
+    out = sparse.csr_matrix(sparse.bmat(blocks, format="csr"))
+    out.sum_duplicates()
+    return out
 
 
 def _sym_ginv(g: np.ndarray) -> np.ndarray:
-    """Generalised inverse of a symmetric PSD matrix (indicator Gram matrices are singular)."""
-    dg = np.diag(g).copy()
+    """Generalised inverse of symmetric PSD matrices (indicator Gram matrices are singular).
+
+    ``g`` is one matrix or a stack of matrices (..., k, k); each is inverted on its own."""
+    g = np.asarray(g, dtype=np.float64)
+    dg = np.diagonal(g, axis1=-2, axis2=-1)
     s = np.where(dg > 0, 1.0 / np.sqrt(np.where(dg > 0, dg, 1.0)), 0.0)
-    gs = g * s[:, None] * s[None, :]
+    gs = g * s[..., :, None] * s[..., None, :]
     vals, vecs = np.linalg.eigh(gs)
-    keep = vals > 1e-10 * max(vals.max(), 1e-300)
-    inv = (vecs[:, keep] / vals[keep]) @ vecs[:, keep].T
-    return inv * s[:, None] * s[None, :]
+    top = np.maximum(vals.max(axis=-1, keepdims=True), 1e-300)
+    keep = vals > 1e-10 * top
+    inv_vals = np.where(keep, 1.0 / np.where(keep, vals, 1.0), 0.0)
+    inv = (vecs * inv_vals[..., None, :]) @ np.swapaxes(vecs, -1, -2)
+    return inv * s[..., :, None] * s[..., None, :]
+
+
+def _block_ginv(gram: sparse.spmatrix) -> sparse.csr_matrix:
+    """Generalised inverse of a sparse symmetric PSD Gram matrix, block by block.
+
+    The blocks are the connected components of the matrix (levels that share respondents);
+    with margins nested in districts every district is one small block.  Blocks of equal
+    size are inverted together in one batched ``eigh``, so the cost is linear in the number
+    of blocks instead of cubic in the number of levels.
+    """
+    from scipy.sparse.csgraph import connected_components
+
+    gram = sparse.csr_matrix(gram)
+    k = gram.shape[0]
+    n_comp, label = connected_components(gram, directed=False)
+    order = np.argsort(label, kind="stable")
+    comp_size = np.bincount(label, minlength=n_comp)
+    start = np.concatenate([[0], np.cumsum(comp_size)[:-1]])
+    local = np.empty(k, dtype=np.int64)
+    local[order] = np.arange(k) - start[label[order]]
+    coo = gram.tocoo()
+    out_r, out_c, out_v = [], [], []
+    for size in np.unique(comp_size):
+        comps = np.flatnonzero(comp_size == size)
+        slot = np.full(n_comp, -1, dtype=np.int64)
+        slot[comps] = np.arange(len(comps))
+        sel = slot[label[coo.row]] >= 0
+        stack = np.zeros((len(comps), size, size))
+        np.add.at(stack, (slot[label[coo.row[sel]]], local[coo.row[sel]], local[coo.col[sel]]),
+                  coo.data[sel])
+        inv = _sym_ginv(stack)
+        idx = order[start[comps][:, None] + np.arange(size)[None, :]]  # levels of each block
+        out_r.append(np.broadcast_to(idx[:, :, None], inv.shape).ravel())
+        out_c.append(np.broadcast_to(idx[:, None, :], inv.shape).ravel())
+        out_v.append(inv.ravel())
+    res = sparse.csr_matrix((np.concatenate(out_v), (np.concatenate(out_r), np.concatenate(out_c))),
+                            shape=(k, k))
+    res.eliminate_zeros()
+    return res
 
 
 def _margin_errors(w: np.ndarray, codes_list: list[np.ndarray],

@@ -37,6 +37,7 @@ from socialquality.landing import sha256_of
 from socialquality.monitor import Monitor
 from socialquality.warehouse import schema as s
 from socialquality.warehouse.store import read_table
+from socialquality.warehouse.microdata import answer_file, read_answers
 from tests.support import write_config
 
 SEED = 11
@@ -108,9 +109,13 @@ def row_counts(m: Monitor) -> dict[tuple[str, str], int]:
     """{(table, wave): rows} of the tables ingestion writes."""
     counts = {}
     with m.engine.connect() as connection:
-        for table in (s.respondents, s.answers, s.text_answers):
+        for table in (s.respondents, s.text_answers):
             query = select(table.c.wave, func.count()).group_by(table.c.wave)
             counts.update({(table.name, wave): n for wave, n in connection.execute(query)})
+        # answers: respondent rows x items in the wave's answers file (read through its pointer)
+        for wave in connection.execute(select(s.answer_files.c.wave)).scalars():
+            answers = read_answers(connection, SURVEY, wave)
+            counts[("answers", wave)] = int(answers.shape[0] * (answers.shape[1] - 2))
     return counts
 
 
@@ -344,24 +349,31 @@ def test_a_corrected_file_replaces_the_rows_and_both_versions_stay_on_record(mon
     assert len(people) == len(corrected_frame) and (people["receipt_id"] == new_id).all()
     assert (people["status"] == "received").all()
     assert sorted(people["source_row"]) == list(range(1, len(corrected_frame) + 1))
-    answers = read_table(m.engine, s.answers, wave=wave)
+    with m.engine.connect() as connection:
+        pointer = answer_file(connection, m.codebook.survey, wave)
+        answers = read_answers(connection, m.codebook.survey, wave)
+    assert pointer["receipt_id"] == new_id and pointer["rows"] == len(corrected_frame)
     assert answers.groupby(["respondent_pid", "source_row"]).ngroups == len(corrected_frame)
-    fixed = answers[(answers["source_row"] == 1) & (answers["item_id"] == "rondkomen")]["value"]
+    fixed = answers.loc[answers["source_row"] == 1, "rondkomen"]
     assert fixed.tolist() == [float(corrected_frame.loc[0, "rondkomen"])]
+    # the superseded delivery's answers file stays until the wave's next load (never deleted
+    # while a committed pointer could refer to it); the pointer names the new one
+    assert Path(pointer["path"]).name == f"receipt-{new_id}.parquet"
     # a second run on the same folder: nothing to do
     assert stages.ingest_wave(m, wave, "run-again")["status"] == "unchanged"
 
 
 # ----------------------------------------------------------------------------- privacy
 def _all_text_values(m: Monitor) -> list[tuple[str, str, str]]:
-    """(table, column, value) of every text cell of every warehouse table."""
+    """(table, column, value) of every text cell of every warehouse table and answers file."""
     found = []
-    for table in s.metadata.sorted_tables:
-        frame = read_table(m.engine, table)
+    frames = [(table.name, read_table(m.engine, table)) for table in s.metadata.sorted_tables]
+    frames += [("answers", pd.read_parquet(path)) for path in read_table(m.engine, s.answer_files)["path"]]
+    for name, frame in frames:
         for column in frame.columns:
             for value in frame[column].dropna().unique():
                 if isinstance(value, str):
-                    found.append((table.name, column, value))
+                    found.append((name, column, value))
     return found
 
 

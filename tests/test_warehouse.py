@@ -423,3 +423,73 @@ def test_usable_waves_and_set_wave_status(engine) -> None:
     assert rows.loc["2018", "run_id"] == "run-2" and rows.loc["2020", "run_id"] == "run-1"
     assert pd.isna(rows.loc["2019", "reason"])
     assert rows["updated_at"].notna().all()
+
+
+# ----------------------------------------------------------------------------- answers files (issue 12)
+def test_answers_file_round_trip_replacement_and_integrity(engine, tmp_path: Path) -> None:
+    from socialquality.warehouse.microdata import MicrodataError, answer_file, read_answers, write_answers
+
+    root = tmp_path / "microdata"
+    wide = pd.DataFrame({"respondent_pid": ["pA", "pB", "pC"], "source_row": [3, 1, 2],
+                         "rondkomen": [2.0, 4.0, None], "veilig": [None, 3.0, 1.0]})
+    with engine.begin() as connection:
+        receipt = add_receipt(connection, file_name="levering_2019_v1.csv")
+        add_respondents(connection, receipt, [("pA", 3, "clean"), ("pB", 1, "clean"), ("pC", 2, "quarantined")])
+        write_answers(connection, root, SURVEY, "2019", receipt, wide, ["rondkomen", "veilig"])
+    frame = store.wave_responses(engine, SURVEY, "2019", items=["rondkomen", "veilig", "gehoord"])
+    assert frame["source_row"].tolist() == [1, 3]
+    assert frame["rondkomen"].tolist() == [4.0, 2.0]
+    assert frame["veilig"].isna().tolist() == [False, True] and frame["gehoord"].isna().all()
+    with engine.connect() as connection:
+        first = answer_file(connection, SURVEY, "2019")
+        assert read_answers(connection, SURVEY, "2019", items=["veilig"]).columns.tolist() == \
+            ["respondent_pid", "source_row", "veilig"]
+
+    # a load that fails after writing its file leaves the old pointer, and the old file readable
+    corrected = wide.assign(rondkomen=[5.0, 5.0, 5.0])
+    with pytest.raises(RuntimeError, match="boom"):
+        with engine.begin() as connection:
+            second = add_receipt(connection, file_name="levering_2019_v2.csv")
+            write_answers(connection, root, SURVEY, "2019", second, corrected, ["rondkomen", "veilig"])
+            raise RuntimeError("boom")
+    with engine.connect() as connection:
+        assert answer_file(connection, SURVEY, "2019") == first
+    assert store.wave_responses(engine, SURVEY, "2019")["rondkomen"].tolist() == [4.0, 2.0]
+
+    # a committed replacement switches the pointer; the orphan of the failed load is removed
+    with engine.begin() as connection:
+        third = add_receipt(connection, file_name="levering_2019_v3.csv")
+        write_answers(connection, root, SURVEY, "2019", third, corrected, ["rondkomen", "veilig"])
+    assert store.wave_responses(engine, SURVEY, "2019")["rondkomen"].tolist() == [5.0, 5.0]
+    files = sorted(p.name for p in (root / SURVEY / "2019").iterdir())
+    assert files == [f"receipt-{receipt}.parquet", f"receipt-{third}.parquet"]  # previous kept one load
+
+    # a changed or missing file is an error, never silently other answers
+    with engine.connect() as connection:
+        path = Path(answer_file(connection, SURVEY, "2019")["path"])
+    path.write_bytes(path.read_bytes()[:-10] + b"0123456789")
+    with pytest.raises(MicrodataError, match="changed after loading"):
+        store.wave_responses(engine, SURVEY, "2019")
+    path.unlink()
+    with pytest.raises(MicrodataError, match="missing"):
+        store.wave_responses(engine, SURVEY, "2019")
+
+
+def test_bulk_insert_round_trips_nulls_and_types(engine) -> None:
+    """Large frames go through COPY on PostgreSQL (executemany on SQLite): same values back."""
+    n = store.COPY_MIN_ROWS + 5
+    with engine.begin() as connection:
+        receipt = add_receipt(connection)
+        frame = pd.DataFrame({
+            "survey": SURVEY, "wave": "2019", "respondent_pid": [f"p{i}" for i in range(n)],
+            "source_row": np.arange(n), "receipt_id": receipt,
+            "district_code": [None if i % 7 == 0 else f'WK03,63"{i % 3}' for i in range(n)],
+            "sex": [None if i % 5 == 0 else "v" for i in range(n)],
+            "age": [np.nan if i % 4 == 0 else 20.5 + i % 60 for i in range(n)],
+            "age_group": "25-44", "duration_min": 12.0, "status": "clean"})
+        assert store.insert_frame(connection, s.respondents, frame) == n
+    back = store.read_table(engine, s.respondents).sort_values("source_row").reset_index(drop=True)
+    assert back["district_code"].tolist() == frame["district_code"].tolist()
+    assert back["sex"].tolist() == frame["sex"].tolist()
+    assert np.allclose(back["age"].astype(float), frame["age"], equal_nan=True)
+    assert back["source_row"].astype(int).tolist() == list(range(n))

@@ -531,3 +531,22 @@ intervention_cost_measures = Table(
     Column("unit", String(32)),
     Column("text_nl", Text),
 )
+
+
+# --- Microdata files (issue 12, migration 0008) ----------------------------------------
+# The answers of a loaded delivery live in one Parquet file per receipt (columnar, one row per
+# respondent row, one column per item), written before the receipt's transaction commits. This
+# pointer row is written in that same transaction: a wave's answers switch to a new file exactly
+# when its respondents and receipt do, and a failed load leaves the old pointer (and file) intact.
+answer_files = Table(
+    "answer_files",
+    metadata,
+    Column("survey", String(64), primary_key=True),
+    Column("wave", String(32), primary_key=True),
+    Column("receipt_id", Integer, ForeignKey("file_receipts.id"), nullable=False),
+    Column("path", String(1024), nullable=False),  # absolute location of the Parquet file
+    Column("rows", Integer, nullable=False),
+    Column("items", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),  # of the file, checked on every read
+    Column("written_at", DateTime(timezone=True), nullable=False),
+)

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Table, and_, delete, insert, select, update
 from sqlalchemy.engine import Engine
 
 from socialquality.warehouse import schema as s
+from socialquality.warehouse.microdata import read_answers
 
 BATCH = 50_000
 # A delivered row without a respondent id is stored under this placeholder (the key cannot be
@@ -61,8 +62,47 @@ def insert_frame(connection: Connection, table: Table, frame: pd.DataFrame) -> i
         for start in range(0, len(frame), BATCH):
             connection.exec_driver_sql(sql, _tuples(frame.iloc[start:start + BATCH], columns))
         return len(frame)
+    if connection.dialect.name == "postgresql" and len(frame) >= COPY_MIN_ROWS:
+        return _copy_frame(connection, table, frame, columns)
     for start in range(0, len(frame), BATCH):
         connection.execute(insert(table), records(frame.iloc[start:start + BATCH], columns))
+    return len(frame)
+
+
+COPY_MIN_ROWS = 1_000
+_NULL = "\\N"
+
+
+def _copy_frame(connection: Connection, table: Table, frame: pd.DataFrame, columns: list[str]) -> int:
+    """PostgreSQL bulk load with COPY FROM STDIN (CSV), in the caller's transaction: an order of
+    magnitude faster than INSERT for the hundreds of thousands of respondent rows of a wave.
+    Values are prepared per column type first, so a value that does not fit fails before COPY."""
+    import csv
+    import io
+
+    from sqlalchemy import Boolean, DateTime, Integer
+
+    prepared = {}
+    for column in columns:
+        values = frame[column]
+        kind = table.c[column].type
+        if isinstance(kind, Integer):
+            prepared[column] = pd.to_numeric(values, errors="raise").astype("Int64")
+        elif isinstance(kind, Boolean):
+            prepared[column] = values.astype("boolean")
+        elif isinstance(kind, DateTime):
+            prepared[column] = pd.to_datetime(values, utc=True).map(lambda v: None if pd.isna(v) else v.isoformat())
+        else:
+            prepared[column] = values
+    buffer = io.StringIO()
+    pd.DataFrame(prepared).to_csv(buffer, index=False, header=False, na_rep=_NULL, quoting=csv.QUOTE_MINIMAL)
+    buffer.seek(0)
+    names = ", ".join(f'"{c}"' for c in columns)
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        cursor.copy_expert(f'COPY "{table.name}" ({names}) FROM STDIN WITH (FORMAT csv, NULL \'{_NULL}\')', buffer)
+    finally:
+        cursor.close()
     return len(frame)
 
 
@@ -145,19 +185,25 @@ def wave_responses(engine: Engine, survey: str, wave: str, statuses: tuple[str, 
                    items: list[str] | None = None) -> pd.DataFrame:
     """The respondents of a wave with their answers as columns (the normalised-responses contract)."""
     with engine.connect() as connection:
-        people = read_table(connection, s.respondents, survey=survey, wave=wave)
+        people = fetch_frame(connection, select(s.respondents).where(and_(
+            s.respondents.c.survey == survey, s.respondents.c.wave == wave)))
         if statuses:
             people = people[people["status"].isin(statuses)]
-        query = select(s.answers).where(and_(s.answers.c.survey == survey, s.answers.c.wave == wave))
-        long = fetch_frame(connection, query)
+        wide = read_answers(connection, survey, wave, items)
+        if wide is None:  # a wave loaded before issue 12: answers in the long table
+            query = select(s.answers).where(and_(s.answers.c.survey == survey, s.answers.c.wave == wave))
+            long = fetch_frame(connection, query)
+            # pivot, not pivot_table(dropna=False): that one fills in every respondent_pid x source_row pair
+            wide = long.pivot(index=["respondent_pid", "source_row"], columns="item_id", values="value") \
+                .reset_index() if not long.empty else None
         receipts = read_table(connection, s.file_receipts, survey=survey, wave=wave)
     if people.empty:
         return people
     missing_id = people["respondent_pid"].str.startswith(MISSING_PID_PREFIX)
-    # pivot, not pivot_table(dropna=False): that one fills in every respondent_pid x source_row pair
-    wide = long.pivot(index=["respondent_pid", "source_row"], columns="item_id", values="value") \
-        if not long.empty else pd.DataFrame()
-    frame = people.merge(wide.reset_index(), on=["respondent_pid", "source_row"], how="left") if not wide.empty else people
+    if wide is not None and len(wide.columns) > 2:
+        frame = people.merge(wide, on=["respondent_pid", "source_row"], how="left")
+    else:
+        frame = people
     names = dict(zip(receipts["id"], receipts["file_name"]))
     frame["source_file"] = frame["receipt_id"].map(names)
     if missing_id.any():
