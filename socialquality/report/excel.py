@@ -185,16 +185,19 @@ def write_workbook(m: "Model", path: Path) -> Path:
         scaled = (lambda v: DASH if is_missing(v) else float(v) * f)  # noqa: E731
         rows.append([district_name.get(r["district_code"], r["district_code"]), r["district_code"], label,
                      r["wave"], COMPARED_TO.get(r["compared_to"], r["compared_to"]), r["reference_wave"],
-                     scaled(r["change"]), scaled(r["ci_low"]), scaled(r["ci_high"]), change_unit(unit),
+                     scaled(r["change"]), scaled(r["ci_low"]), scaled(r["ci_high"]),
+                     scaled(r.get("ci_low_adj")), scaled(r.get("ci_high_adj")), change_unit(unit),
                      _num(r["p_value"]), _num(r["p_adjusted"]), change_label(r["verdict"]),
                      "ja" if r["method_break"] else "nee"])
         classes.append(verdict_class(r["verdict"]))
     ws = wb.create_sheet("Veranderingen")
     _table(ws, ["Wijk", "Wijkcode", "Indicator", "Meting", "Vergeleken met", "Referentiemeting", "Verandering",
-                "Ondergrens (95%)", "Bovengrens (95%)", "Eenheid", "p-waarde", "p-waarde (gecorrigeerd)",
+                "Ondergrens (95%)", "Bovengrens (95%)", "Ondergrens (gecorrigeerd, beslist)",
+                "Bovengrens (gecorrigeerd, beslist)", "Eenheid", "p-waarde", "p-waarde (gecorrigeerd)",
                 "Oordeel", "Trendbreuk"], rows,
-           {7: FMT["pp"], 8: FMT["pp"], 9: FMT["pp"], 11: FMT["p"], 12: FMT["p"]}, freeze="D2")
-    _colour(ws, 13, classes)
+           {7: FMT["pp"], 8: FMT["pp"], 9: FMT["pp"], 10: FMT["pp"], 11: FMT["pp"], 13: FMT["p"], 14: FMT["p"]},
+           freeze="D2")
+    _colour(ws, 15, classes)
 
     # --- Interventies --------------------------------------------------------
     rows, classes = [], []

@@ -25,7 +25,7 @@ import jinja2
 import pandas as pd
 
 from socialquality.effects.verdict import interval_decimals
-from socialquality.report import charts, data, excel, small_areas
+from socialquality.report import charts, data, excel, significance, small_areas
 from socialquality.report.text_nl import (
     DASH,
     KIND_NAMES,
@@ -237,8 +237,21 @@ class Model:
         self.buurt_names = dict(zip(inputs.buurten["buurt_code"], inputs.buurten["buurt_name"])) \
             if inputs.buurten is not None and not inputs.buurten.empty else {}
         self.suppressed = data.suppressed_keys(self.di)
-        self.changes = data.guard_changes(inputs.changes, self.suppressed)
+        # intervals that agree with the badge (BH/FCR), computed on the whole family before guarding
+        self.changes = data.guard_changes(
+            significance.adjusted_change_intervals(data.tidy(inputs.changes, data.CHANGE_COLUMNS)), self.suppressed)
+        self.changes.loc[self.changes["change"].isna(), ["ci_low_adj", "ci_high_adj"]] = math.nan
         self.index = data.tidy(inputs.composite_index, data.INDEX_COLUMNS)
+        population = {str(k): float(v) for k, v in zip(self.districts["district_code"], self.districts["population"])
+                      if not is_missing(v)}
+        vs_ind = significance.versus_city(self.di, key="indicator_id", value="estimate", city=self.city,
+                                          population=population)
+        vs_idx = significance.versus_city(self.index, key="condition", value="index", city=self.city,
+                                          population=population)
+        self.vs_city = {(r["district_code"], r["indicator_id"], r["wave"]): r["vs_city"]
+                        for r in vs_ind.to_dict("records")}
+        self.vs_city.update({(r["district_code"], f"index:{r['condition']}", r["wave"]): r["vs_city"]
+                             for r in vs_idx.to_dict("records")})
         self.decomp = data.guard_decomposition(inputs.index_decomposition, self.suppressed, self.waves)
         self.register = data.tidy(inputs.register_indicators, data.REGISTER_COLUMNS)
         self.effects = data.tidy(inputs.effects, data.EFFECT_COLUMNS)
@@ -329,12 +342,28 @@ def _change_cell(m: Model, district: str, indicator: str, compared_to: str) -> d
         return {"text": DASH, "interval": "", "verdict": None, "reference": "", "method_break": False}
     return {
         "text": fmt_change(r["change"], unit),
-        "interval": fmt_change_interval(r["ci_low"], r["ci_high"], unit),
+        # the printed margin is the FCR-adjusted one: it excludes 0 exactly when the badge is coloured
+        "interval": fmt_change_interval(r.get("ci_low_adj"), r.get("ci_high_adj"), unit),
+        "interval_95": fmt_change_interval(r["ci_low"], r["ci_high"], unit),
         "verdict": _verdict(r["verdict"]),
         "reference": r["reference_wave"],
         "method_break": bool(r["method_break"]),
         "suppressed": bool(r.get("suppressed", False)),
     }
+
+
+VS_CITY_LABELS = {"higher": "hoger dan de stad", "lower": "lager dan de stad",
+                  "same": "niet aantoonbaar anders dan de stad"}
+
+
+def _vs_city(m: Model, district: str, key: str) -> dict | None:
+    """The mark "significant hoger/lager dan de stad" (BH across the districts, like the changes)."""
+    if district == m.city:
+        return None
+    v = m.vs_city.get((district, key, m.latest))
+    if v not in VS_CITY_LABELS:  # no test (a figure missing or suppressed)
+        return None
+    return {"code": v, "label": VS_CITY_LABELS[v], "sort": {"higher": 1, "same": 0, "lower": -1}[v]}
 
 
 def _indicator_rows(m: Model, district: str, condition: str) -> list[dict]:
@@ -354,6 +383,7 @@ def _indicator_rows(m: Model, district: str, condition: str) -> list[dict]:
             "suppressed": r is not None and bool(r["suppressed"]),
             "missing": r is None,
             "model": None,
+            "vs_city": _vs_city(m, district, ind),
             "previous": _change_cell(m, district, ind, "previous"),
             "base": _change_cell(m, district, ind, "base"),
         })
@@ -746,6 +776,8 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
                 "n_indicators": fmt_int(r["n_indicators"]) if r is not None else DASH,
                 "status": statuses[d],
                 "suppressed": not has,
+                "sort_index": f"{float(r['index']):.3f}" if has else "",
+                "vs_city": _vs_city(m, d, f"index:{cond}"),
             })
         city_latest = m.index_row(m.city, cond, m.latest)
         decomp = m.decomp[(m.decomp["district_code"] == m.city) & (m.decomp["condition"] == cond)
@@ -802,6 +834,7 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
                 "index": fmt_num(r["index"], 1) if has else DASH,
                 "interval": fmt_interval(r["ci_low"], r["ci_high"], "score") if has else DASH,
                 "status": statuses_all[c][d],
+                "vs_city": _vs_city(m, d, f"index:{c}"),
                 "indicators": _indicator_rows(m, d, c),
                 "decomposition": [{"label": m.label(x["indicator_id"]),
                                    "value": fmt_num(x["contribution"], 1, sign=True)}
