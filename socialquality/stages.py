@@ -627,7 +627,9 @@ def _weight_wave_stage(m: Monitor, wave: str, run_id: str) -> StageReport:
         replace_rows(connection, s.weights, result.weights.assign(survey=m.codebook.survey, wave=wave),
                      survey=m.codebook.survey, wave=wave)
         replace_rows(connection, s.weighting_diagnostics, diagnostics, survey=m.codebook.survey, wave=wave)
-    unstable = diagnostics[diagnostics["warning"].notna()]
+    from socialquality.weighting_check import unstable_districts  # the threshold: see that module
+
+    unstable = unstable_districts(diagnostics, m.catalogue.minimum_respondents).rename(columns={"reason": "warning"})
     report = result.design.calibration
     metadata = {"respondents": len(result.weights), "districts": len(diagnostics), "converged": bool(report.converged),
                 "iterations": int(report.iterations), "trimmed": int(report.n_trimmed),
