@@ -977,7 +977,9 @@ def _headline_details(fx: Any, analysis: Any, names: dict[str, str], not_started
 def render_audit_index(m: Monitor, run_id: str) -> dict[str, Any]:
     from socialquality.audit import render_audit_page
 
-    page = render_audit_page(m.engine, m.settings.path("audit"), f"Auditoverzicht {m.codebook.title}")
+    page = render_audit_page(m.engine, m.settings.path("audit"), f"Auditoverzicht {m.codebook.title}",
+                             report_href=os.path.relpath(m.settings.path("reports") / "index.html",
+                                                         m.settings.path("audit")))
     return {"page": str(page)}
 
 
@@ -1072,7 +1074,8 @@ def render_trend_report(m: Monitor, run_id: str) -> dict[str, Any]:
         index_decomposition=read_table(m.engine, s.index_decomposition),
         register_indicators=read_table(m.engine, s.register_indicators), effects=effects,
         chain=accountability_chain(m), quality=quality,
-        method_breaks=[{"wave": b.wave, "description": b.description, "items": list(b.items)}
+        method_breaks=[{"wave": b.wave, "description": b.description, "items": list(b.items),
+                        "questions": [codebook.items[i].text for i in b.items if i in codebook.items]}
                        for b in codebook.method_breaks],
         geojson_path=settings.path("boundaries") if settings.path("boundaries").is_file() else None,
         minimum_respondents=catalogue.minimum_respondents,
@@ -1087,6 +1090,7 @@ def render_trend_report(m: Monitor, run_id: str) -> dict[str, Any]:
         **_small_area_report_inputs(m, waves),
         intervention_costs=read_table(m.engine, s.intervention_costs),
         cost_measures=read_table(m.engine, s.intervention_cost_measures),
+        audit_href=os.path.relpath(settings.path("audit") / "index.html", settings.path("reports")),
     )
     final = settings.path("reports")
     staging = final.parent / f".{final.name}.new-{run_id[:8]}"

@@ -96,6 +96,8 @@ class ReportInputs:
     #: or without them every intervention gets its one-page chain (interventies/<anchor>.html)
     intervention_costs: pd.DataFrame | None = None
     cost_measures: pd.DataFrame | None = None
+    #: relative link from the report folder to the audit page (audit/index.html), when there is one
+    audit_href: str | None = None
 
 
 @dataclass
@@ -703,8 +705,11 @@ def _break_notes(m: Model) -> list[str]:
     for b in m.breaks:
         items = b.get("items") or []
         text = f"trendbreuk {b['wave']}: {b.get('description', '')}".strip()
-        if items:
-            text += f" (vragen: {', '.join(str(i) for i in items)})"
+        questions = [str(q) for q in (b.get("questions") or []) if str(q).strip()]
+        if questions:  # the wording, never the codebook's item ids
+            text += " (vragen: " + "; ".join(f"“{q}”" for q in questions) + ")"
+        elif items:
+            text += f" ({plural(len(items), 'vraag', 'vragen')})"
         notes.append(text)
     return notes
 
@@ -803,6 +808,7 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
     quality_rows, quality_text = _quality(m)
 
     common = {
+        "audit_href": inputs.audit_href,
         "municipality_name": inputs.municipality_name,
         "municipality_code": m.city,
         "waves": m.waves, "latest": m.latest, "previous": m.previous, "base": m.base,
