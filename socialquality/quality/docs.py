@@ -33,8 +33,8 @@ h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid
 table{border-collapse:collapse;width:100%;font-size:.85rem;margin:.5rem 0}
 th,td{border:1px solid #d0d0d0;padding:.3rem .45rem;text-align:left;vertical-align:top}
 th{background:#f1f3f5}tr.failed td{background:#fff1f0}tr.error td{background:#ffe3e3}
-tr.not_applicable td{color:#777}.ok{background:#e6f4ea;border:1px solid #8bc34a;padding:.7rem}
-.blocked{background:#fdecea;border:1px solid #e53935;padding:.7rem}.muted{color:#666;font-size:.8rem}
+tr.not_applicable td{color:#595959}.ok{background:#e6f4ea;border:1px solid #8bc34a;padding:.7rem}
+.blocked{background:#fdecea;border:1px solid #e53935;padding:.7rem}.muted{color:#595959;font-size:.8rem}
 code{font-size:.8rem;overflow-wrap:anywhere}td.nw{white-space:nowrap}.status{font-weight:600}
 .table-wrap{max-width:100%;overflow-x:auto}td{overflow-wrap:anywhere}a{color:#0b4f9c}
 @media (max-width:600px){body{margin:1rem}}
