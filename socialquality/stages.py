@@ -399,7 +399,7 @@ def validate_wave(m: Monitor, wave: str, run_id: str) -> StageReport:
                           population_shares=_city_population_shares(m), run_label=f"{wave} {run_id[:8]}",
                           ingest_findings=findings)
     docs_path = build_data_docs(outcome, m.settings.path("audit") / "data_docs",
-                                title=f"{codebook.title}, golf {wave}")
+                                title=f"{codebook.title}, meting {wave}")
     blocking = list(outcome.blocking_failures)
     blocked = bool(blocking)
     reason = "; ".join(c.message for c in blocking) if blocked else None
