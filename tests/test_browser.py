@@ -94,6 +94,7 @@ def results(pages, tmp_path_factory) -> list[dict]:
     if shots:
         Path(shots).mkdir(parents=True, exist_ok=True)
     job = {"chromium": str(pages["chromium"]), "widths": WIDTHS, "screenshots": shots,
+           "hover": [{"name": "index", "selector": "svg.map a.area[href$='WK036337.html']"}],
            "pages": [{"name": name, "path": str(path)} for name, path in pages.items() if name != "chromium"]}
     job_path = tmp_path_factory.mktemp("job") / "job.json"
     job_path.write_text(json.dumps(job), encoding="utf-8")
@@ -125,3 +126,11 @@ def test_page_in_the_browser(results, name):
         if bad:
             problems.append(f"{where}: axe-core {[(v['id'], v['impact'], v['nodes'], v['example']) for v in bad]}")
     assert not problems, "\n".join(problems)
+
+
+def test_map_hover_shows_the_district(results):
+    """Pointing at Landlust on the interactive map shows its name, index, margin and n."""
+    for r in _each(results, "index"):
+        texts = [h["text"] for h in r["hover"]]
+        assert texts and texts[0], f"no tooltip at {r['width']} px"
+        assert texts[0].startswith("Landlust: index ") and "marge" in texts[0] and "n = " in texts[0], texts[0]

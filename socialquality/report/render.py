@@ -25,7 +25,7 @@ import jinja2
 import pandas as pd
 
 from socialquality.effects.verdict import interval_decimals
-from socialquality.report import charts, data, excel, significance, small_areas
+from socialquality.report import charts, data, excel, significance, small_areas, svgmap
 from socialquality.report.text_nl import (
     DASH,
     KIND_NAMES,
@@ -750,6 +750,25 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
     codes = list(m.districts["district_code"])
     break_notes = _break_notes(m)
 
+    # --- one colour scale for every index map (100 = the city in the base year) ----------------------
+    latest_idx = m.index[(m.index["wave"] == m.latest) & (m.index["district_code"] != m.city)]["index"].dropna()
+    span = max(5.0, math.ceil(float((latest_idx - 100).abs().max()) / 5) * 5) if not latest_idx.empty else 10.0
+    latest_n = m.di[m.di["wave"] == m.latest].groupby("district_code")["n"].max().to_dict()
+
+    def map_figures(cond: str, prefix: str) -> dict[str, dict]:
+        out = {}
+        for d in codes:
+            r = m.index_row(d, cond, m.latest)
+            has = r is not None and not is_missing(r["index"])
+            n = latest_n.get(d)
+            n_text = f", n = {fmt_int(n)}" if n is not None and not is_missing(n) else ""
+            tip = (f"{m.names[d]}: index {fmt_num(r['index'], 1)}, marge "
+                   f"{fmt_interval(r['ci_low'], r['ci_high'], 'score')}{n_text}" if has
+                   else f"{m.names[d]}: geen cijfer (te weinig respondenten of geen gegevens)")
+            out[d] = {"value": float(r["index"]) if has else math.nan, "tip": tip,
+                      "href": f"{prefix}{d}.html"}
+        return out
+
     # --- conditions ---------------------------------------------------------
     conditions = []
     statuses_all: dict[str, dict[str, dict]] = {}
@@ -767,7 +786,11 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
             p = maps.choropleth(boundaries, values, fig_dir / f"kaart_{_slug(cond)}.png", known=known,
                                 legend_label=f"index {m.latest} (100 = stad {m.base})")
             figures.append(p)
-            map_fig = {"src": f"{FIGURES}/{p.name}", "name": p.name}
+            map_fig = {"src": f"{FIGURES}/{p.name}", "name": p.name,
+                       "svg": svgmap.district_map(boundaries, map_figures(cond, f"{DISTRICT_DIR}/"),
+                                                  map_id=f"kaart-{_slug(cond)}", span=span,
+                                                  label=f"Kaart: index {cond_name} per wijk in {m.latest}; "
+                                                        "kies een wijk voor haar pagina")}
         statuses = {d: _district_status(m, d, cond) for d in codes}
         statuses_all[cond] = statuses
         rows = []
@@ -809,6 +832,8 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
 
     common = {
         "audit_href": inputs.audit_href,
+        "map_legend": svgmap.legend(100.0, span, f"index {m.latest} (100 = stad {m.base})")
+        if boundaries is not None else "",
         "municipality_name": inputs.municipality_name,
         "municipality_code": m.city,
         "waves": m.waves, "latest": m.latest, "previous": m.previous, "base": m.base,
@@ -871,7 +896,13 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
         page = env.get_template("wijk.html.j2").render(
             **common, root="../", code=d, name=m.names[d], population=fmt_int(row["population"]),
             figure={"src": f"../{FIGURES}/{fig.name}", "name": fig.name}, conditions=conds, register=reg,
-            interventions=ivs)
+            interventions=ivs,
+            locator=svgmap.district_map(boundaries, {c: {"tip": f"{m.names.get(c, c)}"
+                                                         + (" (deze wijk)" if c == d else ""),
+                                                         "href": f"{c}.html"} for c in codes},
+                                        map_id="ligging", highlight=d, width=320,
+                                        label=f"Ligging van {m.names[d]} in de stad; kies een wijk voor haar pagina")
+            if boundaries is not None and d in {b.code for b in boundaries} else "")
         path = page_dir / f"{d}.html"
         path.write_text(page, encoding="utf-8")
         district_pages.append(path)
