@@ -368,6 +368,16 @@ def _vs_city(m: Model, district: str, key: str) -> dict | None:
     return {"code": v, "label": VS_CITY_LABELS[v], "sort": {"higher": 1, "same": 0, "lower": -1}[v]}
 
 
+def _trend_rows(m: Model, area: str, condition: str) -> list[dict]:
+    """The figures behind a trend chart, as a table (for screen readers and for copying)."""
+    rows = []
+    for w, (v, lo, hi) in m.index_series(area, condition).items():
+        rows.append({"wave": w, "index": DASH if is_missing(v) else fmt_num(v, 1),
+                     "interval": DASH if is_missing(v) else fmt_interval(lo, hi, "score"),
+                     "break": any(str(b.get("wave")) == w for b in m.breaks)})
+    return rows
+
+
 def _indicator_rows(m: Model, district: str, condition: str) -> list[dict]:
     rows = []
     for ind in m.survey_indicators(condition):
@@ -813,6 +823,7 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
         conditions.append({
             "id": cond, "anchor": f"c-{_slug(cond)}", "name": cond_name,
             "trend": {"src": f"{FIGURES}/{trend.name}", "name": trend.name},
+            "trend_rows": _trend_rows(m, m.city, cond),
             "map": map_fig,
             "city_index": fmt_num(city_latest["index"], 1) if city_latest is not None else DASH,
             "city_interval": fmt_interval(city_latest["ci_low"], city_latest["ci_high"], "score")
@@ -866,6 +877,7 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
                 "interval": fmt_interval(r["ci_low"], r["ci_high"], "score") if has else DASH,
                 "status": statuses_all[c][d],
                 "vs_city": _vs_city(m, d, f"index:{c}"),
+                "trend_rows": _trend_rows(m, d, c),
                 "indicators": _indicator_rows(m, d, c),
                 "decomposition": [{"label": m.label(x["indicator_id"]),
                                    "value": fmt_num(x["contribution"], 1, sign=True)}
