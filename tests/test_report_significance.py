@@ -114,3 +114,25 @@ def test_versus_city_missing_figures_give_no_mark():
     ])
     out = significance.versus_city(df, key="indicator_id", value="estimate", city="C", population={"A": 10.0})
     assert out["vs_city"].tolist() == [None]
+
+
+def test_check_metadata_is_flat_and_labelled_with_the_wave():
+    from socialquality.check_metadata import description, readable
+
+    out = readable("2023", {"observed": {"districts": 99}, "WK1": "design-effect 2,3 > 2", "ok": True})
+    assert out["meting"] == "2023" and out["observed · districts"] == 99 and out["ok"] == "ja"
+    assert all(isinstance(v, (str, int, float)) for v in out.values())
+    assert description("2023", "3 districts") == "Meting 2023: 3 districts"
+
+
+def test_weighting_check_warns_only_where_weighting_hurts():
+    from socialquality.weighting_check import deff_distribution, unstable_districts
+
+    diag = pd.DataFrame({"wave": "2023", "district_code": ["A", "B", "C", "D"], "n": [100, 100, 40, 20],
+                         "deff": [1.3, 2.6, 1.5, 1.0], "n_eff": [77, 38, 26.7, 20], "converged": [True, True, True, True],
+                         "warning": ["afkapgrenzen verruimd", None, "cellen samengevoegd", None]})
+    bad = unstable_districts(diag, 30)
+    # A: only a note (bounds widened) -> no warning; B: deff > 2; C: n >= 30 but n_eff < 30; D: n < 30 (suppressed anyway)
+    assert list(bad["district_code"]) == ["B", "C"]
+    dist = deff_distribution(diag, 30).iloc[0]
+    assert dist["warnings"] == 2 and dist["adjusted"] == 2 and dist["deff_max"] == 2.6
