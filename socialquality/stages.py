@@ -891,6 +891,8 @@ def intervention_effects(indicators: pd.DataFrame, register: list[Any], catalogu
         if not starts:
             continue
         name = intervention.name[:1].lower() + intervention.name[1:]  # keep proper nouns ("Landlust")
+        if name.startswith("sluiting ") and not name.startswith("sluiting van "):
+            name = "sluiting van " + name[len("sluiting "):]  # "na de sluiting van buurthuis Landlust"
         event_text = f"de {name}" if intervention.kind == "closure" else f"de start van {name}"
         for indicator_id in intervention.indicators:
             indicator = catalogue.indicator(indicator_id)
