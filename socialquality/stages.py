@@ -1039,9 +1039,15 @@ def render_trend_report(m: Monitor, run_id: str) -> dict[str, Any]:
     if not waves:
         raise SocialQualityError("no usable wave: nothing to report (see the audit page for blocked or failed waves)")
     districts = read_table(m.engine, s.districts)[["district_code", "district_name", "population"]]
+    from socialquality.indicators import indicator_items
+
+    def question(indicator) -> str:  # the wording shown next to the indicator in the report
+        items = [i for i in indicator_items(indicator, codebook) if i in codebook.items]
+        return " / ".join(codebook.items[i].text for i in items[:3]) + (" …" if len(items) > 3 else "")
+
     survey_catalogue = pd.DataFrame([{"indicator_id": i.id, "label": i.label, "unit": i.unit,
                                       "condition": i.condition, "direction": i.direction, "kind": "survey",
-                                      "in_index": i.in_index} for i in catalogue.indicators])
+                                      "in_index": i.in_index, "question": question(i)} for i in catalogue.indicators])
     register_catalogue = pd.DataFrame([{"indicator_id": r.id, "label": r.label, "unit": r.unit,
                                         "condition": r.condition, "direction": r.direction, "kind": "register",
                                         "in_index": False} for r in catalogue.register])

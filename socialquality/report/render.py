@@ -388,6 +388,7 @@ def _indicator_rows(m: Model, district: str, condition: str) -> list[dict]:
             "id": ind,
             "label": m.label(ind),
             "in_index": bool(m.cat[ind]["in_index"]),
+            "question": str(m.cat[ind].get("question") or "") if not is_missing(m.cat[ind].get("question")) else "",
             "direction": "hoger is beter" if m.cat[ind]["direction"] == "higher_is_better" else "lager is beter",
             "value": DASH if suppressed else fmt_value(r["estimate"], unit),
             "interval": DASH if suppressed else fmt_interval(r["ci_low"], r["ci_high"], unit),
