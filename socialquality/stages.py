@@ -1083,7 +1083,10 @@ def render_trend_report(m: Monitor, run_id: str) -> dict[str, Any]:
         register_indicators=read_table(m.engine, s.register_indicators), effects=effects,
         chain=accountability_chain(m), quality=quality,
         method_breaks=[{"wave": b.wave, "description": b.description, "items": list(b.items),
-                        "questions": [codebook.items[i].text for i in b.items if i in codebook.items]}
+                        "questions": [codebook.items[i].text for i in b.items if i in codebook.items],
+                        # the themes whose indicators use the changed questions: the break line is drawn there only
+                        "conditions": sorted({i.condition for i in catalogue.indicators
+                                              if set(indicator_items(i, codebook)) & set(b.items)})}
                        for b in codebook.method_breaks],
         geojson_path=settings.path("boundaries") if settings.path("boundaries").is_file() else None,
         minimum_respondents=catalogue.minimum_respondents,

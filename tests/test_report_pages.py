@@ -74,3 +74,34 @@ def test_reading_guide_matches_the_printed_margins(rendered):
             if chip == "neutral" and excludes:
                 problems.append(f"{path.name}: grey chip with margin {low} tot {high} (excludes 0)")
     assert not problems, "\n".join(problems[:20])
+
+
+def test_method_break_only_on_the_themes_it_touches(tmp_path):
+    sys.path.insert(0, str(ROOT / "tests"))
+    try:
+        from test_report import build_inputs
+    finally:
+        sys.path.pop(0)
+    breaks = [{"wave": "2021", "description": "nieuwe vragenlijst", "items": ["coh_thuis"],
+               "questions": ["Ik voel me thuis in deze buurt"], "conditions": ["social_cohesion"]}]
+    render_report(build_inputs(method_breaks=breaks), tmp_path)
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    sections = dict(re.findall(r'<section id="(c-[^"]+)">(.*?)</section>', page, re.S))
+    assert "trendbreuk 2021" in sections["c-social_cohesion"]
+    assert "“Ik voel me thuis in deze buurt”" in sections["c-social_cohesion"] and "coh_thuis" not in page
+    assert "trendbreuk 2021" not in sections["c-socio_economic_security"]
+
+
+def test_y_ticks_at_half_steps_keep_their_decimal(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from socialquality.report import charts
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [99.0, 101.0])
+    ax.set_yticks([99.0, 99.5, 100.0, 100.5, 101.0])
+    charts.nl_ticks(ax)
+    labels = [ax.yaxis.get_major_formatter()(t, i) for i, t in enumerate(ax.get_yticks())]
+    plt.close(fig)
+    assert labels == ["99,0", "99,5", "100,0", "100,5", "101,0"]
+    assert len(set(labels)) == len(labels)

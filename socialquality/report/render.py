@@ -263,6 +263,9 @@ class Model:
         self.sites = data.tidy(inputs.intervention_sites, data.SITE_COLUMNS)
         self.info = data.tidy(inputs.intervention_info, data.INFO_COLUMNS)
         self.breaks = [dict(b) for b in (inputs.method_breaks or [])]
+        for b in self.breaks:  # the themes a break touches, by name too (the district chart's panel titles)
+            if b.get("conditions"):
+                b["condition_names"] = [self.conditions.get(c, c) for c in b["conditions"]]
         for b in self.breaks:
             b["wave"] = str(b.get("wave", ""))
         if inputs.effect_scale not in ("proportion", "points"):
@@ -711,9 +714,9 @@ def _quality(m: Model) -> tuple[list[dict], str]:
     return rows, text
 
 
-def _break_notes(m: Model) -> list[str]:
+def _break_notes(m: Model, breaks: list[dict] | None = None) -> list[str]:
     notes = []
-    for b in m.breaks:
+    for b in (m.breaks if breaks is None else breaks):
         items = b.get("items") or []
         text = f"trendbreuk {b['wave']}: {b.get('description', '')}".strip()
         questions = [str(q) for q in (b.get("questions") or []) if str(q).strip()]
@@ -785,7 +788,8 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
     statuses_all: dict[str, dict[str, dict]] = {}
     for cond, cond_name in m.conditions.items():
         city_series = m.index_series(m.city, cond)
-        trend = charts.trend_chart(m.waves, city_series, m.breaks, fig_dir / f"trend_{_slug(cond)}.png",
+        cond_breaks = [b for b in m.breaks if not b.get("conditions") or cond in b["conditions"]]
+        trend = charts.trend_chart(m.waves, city_series, cond_breaks, fig_dir / f"trend_{_slug(cond)}.png",
                                    ylabel=ylabel, reference_label=f"100 = stad in {m.base}")
         figures.append(trend)
         map_fig = None
@@ -825,6 +829,7 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
             "id": cond, "anchor": f"c-{_slug(cond)}", "name": cond_name,
             "trend": {"src": f"{FIGURES}/{trend.name}", "name": trend.name},
             "trend_rows": _trend_rows(m, m.city, cond),
+            "break_notes": _break_notes(m, cond_breaks),
             "map": map_fig,
             "city_index": fmt_num(city_latest["index"], 1) if city_latest is not None else DASH,
             "city_interval": fmt_interval(city_latest["ci_low"], city_latest["ci_high"], "score")
