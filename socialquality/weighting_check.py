@@ -38,9 +38,9 @@ def unstable_districts(diagnostics: pd.DataFrame, minimum_respondents: int = 30)
         if not converged[i]:
             r.append("weging niet geconvergeerd")
         if deff[i] > MAX_DEFF:
-            r.append(f"design-effect {deff[i]:.2f} > {MAX_DEFF:g}")
+            r.append(f"design-effect {deff[i]:.2f} > {MAX_DEFF:g}".replace(".", ","))
         if n[i] >= minimum_respondents and n_eff[i] < minimum_respondents:
-            r.append(f"effectieve n {n_eff[i]:.0f} onder het minimum {minimum_respondents}")
+            r.append(f"effectieve n {n_eff[i]:.1f} onder het minimum {minimum_respondents}".replace(".", ","))
         reasons.append("; ".join(r))
     d["reason"] = reasons
     return d.loc[d["reason"] != "", ["district_code", "reason"]].reset_index(drop=True)
