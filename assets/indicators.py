@@ -8,14 +8,15 @@ from assets.ingest import population_figures
 from assets.quality import validated_wave
 from pipelines.partitions import wave_partitions
 from pipelines.resources import MonitorResource
-from socialquality import stages
+from socialquality import check_metadata, stages
 
 
 @asset(group_name="indicators", partitions_def=wave_partitions, deps=[validated_wave, population_figures],
        kinds={"python", "sql"},
        check_specs=[AssetCheckSpec("weighting_stable", asset="wave_weights",
-                                   description="Warning per district where weighting is unstable "
-                                               "(design effect > 2.5, trimmed weights, collapsed cells).")],
+                                   description="Warning per district where weighting hurts: design effect > 2, no "
+                                               "convergence, or effective n below the publication minimum "
+                                               "(socialquality/weighting_check.py).")],
        description="Weights of a wave's clean respondents, raked per district to the CBS population by sex and "
                    "age group (separate margins), trimmed, with design effects per district.")
 def wave_weights(context: AssetExecutionContext, monitor: MonitorResource):
@@ -23,7 +24,8 @@ def wave_weights(context: AssetExecutionContext, monitor: MonitorResource):
     yield MaterializeResult(metadata=report.metadata)
     for check in report.checks:
         yield AssetCheckResult(check_name=check.name, passed=check.passed, severity=AssetCheckSeverity.WARN,
-                               metadata=check.metadata, description=check.description)
+                               metadata=check_metadata.readable(context.partition_key, check.metadata),
+                               description=check_metadata.description(context.partition_key, check.description))
 
 
 @asset(group_name="indicators", partitions_def=wave_partitions, deps=[wave_weights], kinds={"python", "sql"},

@@ -11,7 +11,7 @@ from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetE
 from assets.ingest import survey_wave
 from pipelines.partitions import wave_partitions
 from pipelines.resources import MonitorResource
-from socialquality import stages
+from socialquality import check_metadata, stages
 
 CHECKS = {
     "wave_usable": ("Blocking: the wave passed every dataset-level blocking rule (share of quarantined rows, "
@@ -42,7 +42,8 @@ def validated_wave(context: AssetExecutionContext, monitor: MonitorResource):
     for check in report.checks:
         severity = AssetCheckSeverity.ERROR if CHECKS[check.name][1] else AssetCheckSeverity.WARN
         yield AssetCheckResult(check_name=check.name, passed=check.passed, severity=severity,
-                               metadata=check.metadata, description=check.description)
+                               metadata=check_metadata.readable(context.partition_key, check.metadata),
+                               description=check_metadata.description(context.partition_key, check.description))
 
 
 __all__ = ["validated_wave"]

@@ -344,7 +344,8 @@ def derive_costs(intervention: Any, years: pd.DataFrame, effects: pd.DataFrame, 
         if ind is None:
             continue
         unit = "procentpunt" if ind.unit == "percent" else "punt"
-        label = ind.label.lower()
+        # lower-case the first letter only: "Eenzaam (De Jong Gierveld ...)" keeps its proper names
+        label = ind.label[:1].lower() + ind.label[1:] if not ind.label[1:2].isupper() else ind.label
         se = effect_se(record)
         for key in ("estimate", "ci_low", "ci_high"):
             record[key] = _float(record.get(key))

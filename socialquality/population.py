@@ -124,9 +124,12 @@ def population_margins(districts: pd.DataFrame, year: int) -> pd.DataFrame:
 
 
 def register_values(kwb: pd.DataFrame, municipality: str, specs: list[dict], year: int) -> pd.DataFrame:
-    """Register indicators (the objective ring) per district: district_code, indicator_id, value, year."""
+    """Register indicators (the objective ring) per district and for the municipality itself (its
+    KWB row, district_code = the municipality code, so reports can show the city's value):
+    district_code, indicator_id, value, year."""
     code_prefix = "WK" + municipality[2:]
-    districts = kwb[(kwb["region_type"] == "Wijk") & kwb["region_code"].str.startswith(code_prefix)]
+    districts = kwb[((kwb["region_type"] == "Wijk") & kwb["region_code"].str.startswith(code_prefix))
+                    | ((kwb["region_type"] == "Gemeente") & (kwb["region_code"] == municipality))]
     frames = []
     for spec in specs:
         for field in filter(None, (spec["cbs_field"], spec.get("denominator_field"))):

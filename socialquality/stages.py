@@ -399,7 +399,7 @@ def validate_wave(m: Monitor, wave: str, run_id: str) -> StageReport:
                           population_shares=_city_population_shares(m), run_label=f"{wave} {run_id[:8]}",
                           ingest_findings=findings)
     docs_path = build_data_docs(outcome, m.settings.path("audit") / "data_docs",
-                                title=f"{codebook.title}, golf {wave}")
+                                title=f"{codebook.title}, meting {wave}")
     blocking = list(outcome.blocking_failures)
     blocked = bool(blocking)
     reason = "; ".join(c.message for c in blocking) if blocked else None
@@ -633,7 +633,9 @@ def _weight_wave_stage(m: Monitor, wave: str, run_id: str) -> StageReport:
         replace_rows(connection, s.weights, result.weights.assign(survey=m.codebook.survey, wave=wave),
                      survey=m.codebook.survey, wave=wave)
         replace_rows(connection, s.weighting_diagnostics, diagnostics, survey=m.codebook.survey, wave=wave)
-    unstable = diagnostics[diagnostics["warning"].notna()]
+    from socialquality.weighting_check import unstable_districts  # the threshold: see that module
+
+    unstable = unstable_districts(diagnostics, m.catalogue.minimum_respondents).rename(columns={"reason": "warning"})
     report = result.design.calibration
     metadata = {"respondents": len(result.weights), "districts": len(diagnostics), "converged": bool(report.converged),
                 "iterations": int(report.iterations), "trimmed": int(report.n_trimmed),
@@ -895,6 +897,8 @@ def intervention_effects(indicators: pd.DataFrame, register: list[Any], catalogu
         if not starts:
             continue
         name = intervention.name[:1].lower() + intervention.name[1:]  # keep proper nouns ("Landlust")
+        if name.startswith("sluiting ") and not name.startswith("sluiting van "):
+            name = "sluiting van " + name[len("sluiting "):]  # "na de sluiting van buurthuis Landlust"
         event_text = f"de {name}" if intervention.kind == "closure" else f"de start van {name}"
         for indicator_id in intervention.indicators:
             indicator = catalogue.indicator(indicator_id)
@@ -981,7 +985,9 @@ def _headline_details(fx: Any, analysis: Any, names: dict[str, str], not_started
 def render_audit_index(m: Monitor, run_id: str) -> dict[str, Any]:
     from socialquality.audit import render_audit_page
 
-    page = render_audit_page(m.engine, m.settings.path("audit"), f"Auditoverzicht {m.codebook.title}")
+    page = render_audit_page(m.engine, m.settings.path("audit"), f"Auditoverzicht {m.codebook.title}",
+                             report_href=os.path.relpath(m.settings.path("reports") / "index.html",
+                                                         m.settings.path("audit")))
     return {"page": str(page)}
 
 
@@ -1039,9 +1045,15 @@ def render_trend_report(m: Monitor, run_id: str) -> dict[str, Any]:
     if not waves:
         raise SocialQualityError("no usable wave: nothing to report (see the audit page for blocked or failed waves)")
     districts = read_table(m.engine, s.districts)[["district_code", "district_name", "population"]]
+    from socialquality.indicators import indicator_items
+
+    def question(indicator) -> str:  # the wording shown next to the indicator in the report
+        items = [i for i in indicator_items(indicator, codebook) if i in codebook.items]
+        return " / ".join(codebook.items[i].text for i in items[:3]) + (" …" if len(items) > 3 else "")
+
     survey_catalogue = pd.DataFrame([{"indicator_id": i.id, "label": i.label, "unit": i.unit,
                                       "condition": i.condition, "direction": i.direction, "kind": "survey",
-                                      "in_index": i.in_index} for i in catalogue.indicators])
+                                      "in_index": i.in_index, "question": question(i)} for i in catalogue.indicators])
     register_catalogue = pd.DataFrame([{"indicator_id": r.id, "label": r.label, "unit": r.unit,
                                         "condition": r.condition, "direction": r.direction, "kind": "register",
                                         "in_index": False} for r in catalogue.register])
@@ -1076,7 +1088,11 @@ def render_trend_report(m: Monitor, run_id: str) -> dict[str, Any]:
         index_decomposition=read_table(m.engine, s.index_decomposition),
         register_indicators=read_table(m.engine, s.register_indicators), effects=effects,
         chain=accountability_chain(m), quality=quality,
-        method_breaks=[{"wave": b.wave, "description": b.description, "items": list(b.items)}
+        method_breaks=[{"wave": b.wave, "description": b.description, "items": list(b.items),
+                        "questions": [codebook.items[i].text for i in b.items if i in codebook.items],
+                        # the themes whose indicators use the changed questions: the break line is drawn there only
+                        "conditions": sorted({i.condition for i in catalogue.indicators
+                                              if set(indicator_items(i, codebook)) & set(b.items)})}
                        for b in codebook.method_breaks],
         geojson_path=settings.path("boundaries") if settings.path("boundaries").is_file() else None,
         minimum_respondents=catalogue.minimum_respondents,
@@ -1091,6 +1107,7 @@ def render_trend_report(m: Monitor, run_id: str) -> dict[str, Any]:
         **_small_area_report_inputs(m, waves),
         intervention_costs=read_table(m.engine, s.intervention_costs),
         cost_measures=read_table(m.engine, s.intervention_cost_measures),
+        audit_href=os.path.relpath(settings.path("audit") / "index.html", settings.path("reports")),
     )
     final = settings.path("reports")
     staging = final.parent / f".{final.name}.new-{run_id[:8]}"

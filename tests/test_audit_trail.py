@@ -234,14 +234,14 @@ def test_the_audit_page_lists_the_wave_the_file_and_the_reconciliation(city):
     assert page == city["folder"] / "audit" / "index.html"
     html = page.read_text(encoding="utf-8")
     checksum = sha256_of(city["path"])
-    assert f"<td>{WAVE}</td><td class='ok'>usable</td>" in html
+    assert f"<td>{WAVE}</td><td class='ok'>bruikbaar</td>" in html
     assert city["path"].name in html and checksum[:16] in html
     received = city["rows"]
     quarantined = len({d["row"] for d in city["defects"]})
     reconciliation = f"<td>{received}</td><td>{received - quarantined}</td><td>{quarantined}</td><td class='ok'>ja</td>"
     assert html.count(reconciliation) == 3  # one line per validation run
     for rule in {d["quality_rule_id"] for d in city["defects"]}:
-        assert f"<td>{rule}</td>" in html
+        assert f"<code>{rule}</code>" in html
     assert not RAW_ID.search(html)
 
 

@@ -273,4 +273,4 @@ def test_a_bad_feedback_file_is_rejected_and_reporting_goes_on(monitor):
     receipt = read_table(m.engine, s.file_receipts, survey=codebook.survey).iloc[0]
     assert receipt["status"] == "rejected" and str(folder) not in receipt["error"]
     page = Path(stages.render_audit_index(m, "run-feedback")["page"]).read_text(encoding="utf-8")
-    assert "terugkoppeling.csv" in page and "rejected" in page
+    assert "terugkoppeling.csv" in page and "geweigerd" in page

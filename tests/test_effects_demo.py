@@ -154,13 +154,13 @@ def test_every_demo_verdict_is_a_clean_dutch_sentence(demo):
             continue
         unit = r"(procentpunt|punt)"
         if row["verdict_code"] == "no_significant_change":
-            assert re.match(r"Er is geen effect van de (start van computerlessen voor 65-plussers|sluiting buurthuis "
+            assert re.match(r"Er is geen effect van de (start van computerlessen voor 65-plussers|sluiting van buurthuis "
                             r"Landlust) op .+ aangetoond: de geschatte verandering is -?\d+,\d+ " + unit, text), text
             assert re.search(r"was een effect kleiner dan \d+,\d+ " + unit + r" niet aan te tonen; dat er geen effect "
                              r"was, volgt hier dus niet uit\.", text), text
         else:
             m = re.match(r"In de (wijk|\d wijken) nam .+ na de (start van computerlessen voor 65-plussers|sluiting "
-                         r"buurthuis Landlust) (toe|af) met (\d+,\d+) " + unit + r" (vergeleken met \d+ andere wijken|"
+                         r"van buurthuis Landlust) (toe|af) met (\d+,\d+) " + unit + r" (vergeleken met \d+ andere wijken|"
                          r"ten opzichte van de trend van vóór de start) \(95%-interval: (-?\d+,\d+) tot (-?\d+,\d+)\)\.",
                          text)
             assert m, text

@@ -215,7 +215,9 @@ def test_register_values_amsterdam(amsterdam: pd.DataFrame, register_specs: list
                                                  "afstand_supermarkt", "eenpersoonshuishoudens"]
     values = register_values(amsterdam, "GM0363", register_specs, 2019)
     assert list(values.columns) == ["district_code", "indicator_id", "value", "year", "source"]
-    assert len(values) == 99 * len(register_specs)
+    assert len(values) == (99 + 1) * len(register_specs)  # the 99 districts and the municipality itself
+    city = values[values["district_code"] == "GM0363"].set_index("indicator_id")["value"]
+    assert len(city) == len(register_specs) and np.isfinite(city["afstand_huisarts"])
     assert (values["year"] == 2019).all() and values["source"].str.contains("CC BY 4.0").all()
     table = values.pivot(index="district_code", columns="indicator_id", values="value")
     first = wijk(amsterdam, "WK036300")
@@ -232,7 +234,7 @@ def test_register_values_amsterdam(amsterdam: pd.DataFrame, register_specs: list
 def test_register_values_utrecht(utrecht: pd.DataFrame, register_specs: list[dict]) -> None:
     values = register_values(utrecht, "GM0344", register_specs, 2023)
     table = values.pivot(index="district_code", columns="indicator_id", values="value")
-    assert list(table.index) == [f"WK0344{i:02d}" for i in range(1, 11)]
+    assert list(table.index) == ["GM0344"] + [f"WK0344{i:02d}" for i in range(1, 11)]
     assert table.loc["WK034401", "eenpersoonshuishoudens"] == pytest.approx(100 * 8165 / 15480)
     assert table["laag_inkomen"].isna().all()  # not yet published in this edition
 

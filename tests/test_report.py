@@ -255,8 +255,10 @@ def test_html_contents(report):
 
 def test_escaping(report):
     outputs, html, pages, out = report
-    assert "<script>" not in html
-    assert "&lt;script&gt;" in html
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;alert(1)" in html
+    # the only scripts are the report's own (sortable tables), written by the template
+    assert html.count("<script") == html.count('<script id="report-js">')
 
 
 # ---------------------------------------------------------------------------
@@ -290,15 +292,39 @@ def test_suppressed_cell_never_in_excel(report):
     ws = wb["Indicatoren"]
     header = [c.value for c in ws[1]]
     rows = [dict(zip(header, [c.value for c in r])) for r in ws.iter_rows(min_row=2)]
-    hit = [r for r in rows if (r["Meting"], r["Wijkcode"], r["Indicator-id"]) == SUPPRESSED]
+    hit = [r for r in rows if (str(r["Meting"]), r["Wijkcode"], r["Indicator-id"]) == SUPPRESSED]
     assert len(hit) == 1
-    assert hit[0]["Schatting"] == "–" and hit[0]["Ondergrens (95%)"] == "–" and hit[0]["Bovengrens (95%)"] == "–"
+    # an empty cell (not the text "–", which breaks sums and filters) with the reason next to it
+    assert hit[0]["Schatting"] is None and hit[0]["Ondergrens (95%)"] is None and hit[0]["Bovengrens (95%)"] is None
+    assert hit[0]["Waarom leeg"].startswith("niet getoond: te weinig respondenten (minder dan 30)")
+    assert isinstance(hit[0]["Meting"], int)  # waves are numbers
+    # no text dash in any numeric column of any sheet, and every sheet is an Excel table (ListObject)
+    for ws in wb.worksheets:
+        if ws.title == "Toelichting":
+            continue
+        if ws.title in ("Indicatoren", "Index", "Veranderingen", "Interventies", "Kwaliteit"):
+            assert ws.tables, ws.title
+        assert not [c.coordinate for row in ws.iter_rows(min_row=2) for c in row if c.value == "–"], ws.title
+
+
+def test_open_data_export(report):
+    outputs, html, pages, out = report
+    indicators = pd.read_csv(out / "open_data" / "indicatoren.csv")
+    parquet = pd.read_parquet(out / "open_data" / "indicatoren.parquet")
+    assert len(indicators) == len(parquet) > 0
+    assert {"Meting", "Wijkcode", "Schatting", "Ondergrens (95%)", "Waarom leeg"} <= set(indicators.columns)
+    key = (indicators["Meting"] == int(SUPPRESSED[0])) & (indicators["Wijkcode"] == SUPPRESSED[1]) & (
+        indicators["Indicator-id"] == SUPPRESSED[2])
+    assert indicators.loc[key, "Schatting"].isna().all() and key.sum() == 1
+    for name in ("index", "veranderingen", "kwaliteit"):
+        assert (out / "open_data" / f"{name}.csv").is_file() and (out / "open_data" / f"{name}.parquet").is_file()
 
 
 def test_small_n_suppressed_even_without_flag(report):
     outputs, html, pages, out = report
     for text in [html, *pages.values()]:
-        assert "88,8" not in text and "80,1" not in text and "97,5" not in text
+        # the suppressed 88,8% (80,1 tot 97,5%) in any form (index figures may contain the same digits)
+        assert not re.search(r"88,8\s*%|80,1\s*(%|tot)|97,5\s*%", text)
     assert not any(isinstance(v, float) and np.isclose(v, 0.888) for _, _, v in _excel_texts(outputs.excel_path))
     row = re.search(r"Voelt zich gehoord door de gemeente.*?</tr>", pages["WK036337"], re.S).group(0)
     assert re.search(r'class="num suppressed">–</td>', row)
@@ -409,7 +435,7 @@ def test_excel_sheets_and_headers(report):
     header = [c.value for c in ind[1]]
     for row in ind.iter_rows(min_row=2):
         r = dict(zip(header, row))
-        if r["Wijkcode"].value == CITY and r["Indicator-id"].value == "gehoord" and r["Meting"].value == "2023":
+        if r["Wijkcode"].value == CITY and r["Indicator-id"].value == "gehoord" and r["Meting"].value == 2023:
             assert r["Schatting"].value == pytest.approx(0.423) and r["Schatting"].number_format == "0.0%"
             break
     else:

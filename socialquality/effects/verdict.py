@@ -338,7 +338,7 @@ def verdict_nl(
             parts.append(f"Het oordeel rust op één wijk: wat in die wijk tegelijk met {event} veranderde, is niet "
                          "van het effect te onderscheiden.")
         elif h.design == "staggered" and 1 < h.n_treated < FEW_TREATED_NOTE:
-            parts.append(f"Het oordeel rust op {h.n_treated} wijken; met zo weinig wijken is de onzekerheid zelf "
-                         "onzeker.")
+            parts.append(f"Het oordeel rust op {h.n_treated} wijken; met zo weinig wijken is ook de marge zelf "
+                         "maar een ruwe schatting.")
     return " ".join(parts)
 

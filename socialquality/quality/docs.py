@@ -33,9 +33,11 @@ h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid
 table{border-collapse:collapse;width:100%;font-size:.85rem;margin:.5rem 0}
 th,td{border:1px solid #d0d0d0;padding:.3rem .45rem;text-align:left;vertical-align:top}
 th{background:#f1f3f5}tr.failed td{background:#fff1f0}tr.error td{background:#ffe3e3}
-tr.not_applicable td{color:#777}.ok{background:#e6f4ea;border:1px solid #8bc34a;padding:.7rem}
-.blocked{background:#fdecea;border:1px solid #e53935;padding:.7rem}.muted{color:#666;font-size:.8rem}
+tr.not_applicable td{color:#595959}.ok{background:#e6f4ea;border:1px solid #8bc34a;padding:.7rem}
+.blocked{background:#fdecea;border:1px solid #e53935;padding:.7rem}.muted{color:#595959;font-size:.8rem}
 code{font-size:.8rem;overflow-wrap:anywhere}td.nw{white-space:nowrap}.status{font-weight:600}
+.table-wrap{max-width:100%;overflow-x:auto}td{overflow-wrap:anywhere}a{color:#0b4f9c}
+@media (max-width:600px){body{margin:1rem}}
 """
 
 
@@ -61,7 +63,13 @@ def _compact(value: Any, limit: int = 240) -> str:
 
 
 def _page(title: str, body: str) -> str:
-    return (f"<!DOCTYPE html>\n<html lang=\"nl\"><head><meta charset=\"utf-8\"><title>{_e(title)}</title>"
+    # every table scrolls inside its own (keyboard-reachable) box, so the page reflows at 390 px
+    n = iter(range(1, 10_000))
+    body = re.sub(r"<table", lambda _: f"<div class=\"table-wrap\" tabindex=\"0\" role=\"region\" "
+                  f"aria-label=\"tabel {next(n)}\"><table", body)
+    body = body.replace("</table>", "</table></div>")
+    return (f"<!DOCTYPE html>\n<html lang=\"nl\"><head><meta charset=\"utf-8\">"
+            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{_e(title)}</title>"
             f"<style>{_CSS}</style></head><body>\n{body}\n</body></html>\n")
 
 

@@ -48,6 +48,13 @@ def nl_formatter(decimals: int = 0) -> FuncFormatter:
     return FuncFormatter(lambda v, _pos: fmt_num(v, decimals))
 
 
+def nl_ticks(ax) -> None:
+    """Y tick labels with as many decimals as the tick step needs (0.5 steps: "99,5", not "100")."""
+    ticks = [t for t in ax.get_yticks() if math.isfinite(t)]
+    decimals = 0 if all(abs(t - round(t)) < 1e-9 for t in ticks) else 1
+    ax.yaxis.set_major_formatter(nl_formatter(decimals))
+
+
 def save(fig, path: Path, *, tight: bool = True) -> Path:
     """PNG next to the report; tight=False when the layout is already fixed (saves a second draw)."""
     path = Path(path)
@@ -129,15 +136,13 @@ def trend_chart(waves: Sequence[str], values: dict[str, tuple[float, float, floa
     fig, ax = plt.subplots(figsize=(6.6, 3.0))
     if reference is not None:
         ax.axhline(reference, color=CITY, linewidth=0.8, linestyle=":")
-        if reference_label:
-            ax.text(1.0, reference, reference_label + " ", transform=ax.get_yaxis_transform(), fontsize=7.5,
-                    color=CITY, va="top", ha="right")
+        # the reference is named in the y-axis label, not on the line (a note there overlapped data labels)
     _series(ax, waves, pos, values, label="stad", annotate=True)
     _breaks(ax, breaks, waves, pos)
     _wave_axis(ax, waves, pos)
     ax.set_ylabel(ylabel)
-    ax.yaxis.set_major_formatter(nl_formatter(0))
     ax.margins(y=0.25)
+    nl_ticks(ax)
     ax.grid(axis="y", color="#e6e6e6", linewidth=0.6)
     return save(fig, out_path)
 
@@ -160,11 +165,13 @@ def district_chart(waves: Sequence[str], panels: list[tuple[str, dict, dict]], b
         _series(ax, waves, pos, district_values, label=district_name, annotate=True)
         if all(is_missing(district_values.get(w, (math.nan,))[0]) for w in waves):
             ax.text(0.5, 0.5, "– (te weinig respondenten)", transform=ax.transAxes, ha="center", color=GREY)
-        _breaks(ax, breaks, waves, pos, label=(k == 0))
+        # a method break only on the themes whose questions it touches (break["condition_names"])
+        own = [b for b in breaks if not b.get("condition_names") or title in b["condition_names"]]
+        _breaks(ax, own, waves, pos, label=True)
         _wave_axis(ax, waves, pos)
         ax.set_title(title)
-        ax.yaxis.set_major_formatter(nl_formatter(0))
         ax.margins(y=0.3)
+        nl_ticks(ax)
         ax.grid(axis="y", color="#eeeeee", linewidth=0.6)
         if k % cols == 0:
             ax.set_ylabel(ylabel, fontsize=8)

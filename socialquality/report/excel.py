@@ -1,7 +1,9 @@
 """The Excel workbook ``rapport.xlsx`` (openpyxl).
 
 Numbers are written as numbers with a number format (so Dutch Excel shows decimal commas and
-users can calculate with them); suppressed figures are the text "–". Survey shares are stored as
+users can calculate with them); suppressed figures are empty cells with the reason in the column
+"Waarom leeg"; waves are numbers; every sheet is an Excel table (ListObject). The same sheets are
+written as CSV and Parquet (open data) by :func:`write_open_data`. Survey shares are stored as
 proportions with a percentage format; changes of shares as procentpunten.
 """
 
@@ -46,8 +48,36 @@ def _num(value: Any) -> Any:
     return DASH if is_missing(value) else float(value)
 
 
+#: the reason written next to a row with empty (suppressed or unknown) cells; set per workbook
+EMPTY_REASON = ["niet getoond: te weinig respondenten of geen gegevens"]
+WAVE_HEADERS = {"Meting", "Referentiemeting", "Jaar"}
+
+
+def _clean_rows(headers: list[str], rows: list[list[Any]]) -> tuple[list[str], list[list[Any]]]:
+    """Suppressed or missing figures become empty cells (not the text "–", which breaks sums and
+    filters) with the reason in a column 'Waarom leeg'; waves and years become numbers."""
+    wave_cols = [i for i, h in enumerate(headers) if h in WAVE_HEADERS]
+    any_empty = False
+    out = []
+    for row in rows:
+        row = list(row)
+        empty = False
+        for i, v in enumerate(row):
+            if isinstance(v, str) and v.strip() in (DASH, "-"):
+                row[i] = None
+                empty = True
+            elif i in wave_cols and isinstance(v, str) and v.strip().isdigit():
+                row[i] = int(v)
+        any_empty = any_empty or empty
+        out.append((row, empty))
+    if not any_empty:
+        return headers, [r for r, _ in out]
+    return headers + ["Waarom leeg"], [r + ([EMPTY_REASON[0]] if empty else [None]) for r, empty in out]
+
+
 def _table(ws, headers: list[str], rows: list[list[Any]], formats: dict[int, str] | None = None,
            freeze: str = "A2", widths: dict[int, float] | None = None) -> None:
+    headers, rows = _clean_rows(headers, rows)
     ws.append(headers)
     for cell in ws[1]:
         cell.fill = HEADER_FILL
@@ -64,8 +94,13 @@ def _table(ws, headers: list[str], rows: list[list[Any]], formats: dict[int, str
             elif cell.value == DASH:
                 cell.alignment = Alignment(horizontal="right")
     ws.freeze_panes = freeze
-    if rows:
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{len(rows) + 1}"
+    if rows:  # an Excel table (ListObject): filters, sorting and pivot tables work on it by name
+        from openpyxl.worksheet.table import Table, TableStyleInfo
+
+        ref = f"A1:{get_column_letter(len(headers))}{len(rows) + 1}"
+        table = Table(displayName="".join(ch for ch in ws.title if ch.isalnum()) or "Tabel", ref=ref)
+        table.tableStyleInfo = TableStyleInfo(name="TableStyleLight1", showRowStripes=True)
+        ws.add_table(table)
     for i, header in enumerate(headers, start=1):
         longest = max([len(str(header)) * 0.8] + [len(str(row[i - 1])) for row in rows[:500] if row[i - 1] is not None])
         width = (widths or {}).get(i, min(max(10.0, longest + 2), 60.0))
@@ -83,7 +118,8 @@ def write_workbook(m: "Model", path: Path) -> Path:
     wb = Workbook()
     wb.remove(wb.active)
     name = m.inputs.municipality_name
-    district_name = {**m.names, m.city: f"{name} (hele stad)"}
+    district_name = {**m.names, m.city: f"Hele stad: {name}"}
+    EMPTY_REASON[0] = f"niet getoond: te weinig respondenten (minder dan {m.min_n}) of geen gegevens"
     order = {c: i for i, c in enumerate([m.city] + list(m.districts["district_code"]))}
     ind_order = {i: k for k, i in enumerate(m.cat)}
     wave_order = {w: k for k, w in enumerate(m.waves)}
@@ -98,7 +134,7 @@ def write_workbook(m: "Model", path: Path) -> Path:
                         "95%-interval (de marge) en het aantal respondenten (n). Percentages zijn opgemaakt "
                         "als %, scores (0-10) als getal."),
         ("Onderdrukking", f"Bij minder dan {m.min_n} respondenten wordt een cijfer niet getoond: de cel bevat "
-                          f"'{DASH}'. Een verandering waarin zo'n cijfer meetelt, wordt ook niet getoond. "
+                          f"leeg, met de reden in de kolom 'Waarom leeg'. Een verandering waarin zo'n cijfer meetelt, wordt ook niet getoond. "
                           f"Terugkoppeling van deelnemers wordt niet getoond bij minder dan {MIN_FEEDBACK} "
                           f"antwoorden."),
         ("Index", f"Index per thema (conditie): 100 = de stad in het basisjaar {m.base}. Hoger is beter."),
@@ -185,16 +221,19 @@ def write_workbook(m: "Model", path: Path) -> Path:
         scaled = (lambda v: DASH if is_missing(v) else float(v) * f)  # noqa: E731
         rows.append([district_name.get(r["district_code"], r["district_code"]), r["district_code"], label,
                      r["wave"], COMPARED_TO.get(r["compared_to"], r["compared_to"]), r["reference_wave"],
-                     scaled(r["change"]), scaled(r["ci_low"]), scaled(r["ci_high"]), change_unit(unit),
+                     scaled(r["change"]), scaled(r["ci_low"]), scaled(r["ci_high"]),
+                     scaled(r.get("ci_low_adj")), scaled(r.get("ci_high_adj")), change_unit(unit),
                      _num(r["p_value"]), _num(r["p_adjusted"]), change_label(r["verdict"]),
                      "ja" if r["method_break"] else "nee"])
         classes.append(verdict_class(r["verdict"]))
     ws = wb.create_sheet("Veranderingen")
     _table(ws, ["Wijk", "Wijkcode", "Indicator", "Meting", "Vergeleken met", "Referentiemeting", "Verandering",
-                "Ondergrens (95%)", "Bovengrens (95%)", "Eenheid", "p-waarde", "p-waarde (gecorrigeerd)",
+                "Ondergrens (95%)", "Bovengrens (95%)", "Ondergrens (gecorrigeerd, beslist)",
+                "Bovengrens (gecorrigeerd, beslist)", "Eenheid", "p-waarde", "p-waarde (gecorrigeerd)",
                 "Oordeel", "Trendbreuk"], rows,
-           {7: FMT["pp"], 8: FMT["pp"], 9: FMT["pp"], 11: FMT["p"], 12: FMT["p"]}, freeze="D2")
-    _colour(ws, 13, classes)
+           {7: FMT["pp"], 8: FMT["pp"], 9: FMT["pp"], 10: FMT["pp"], 11: FMT["pp"], 13: FMT["p"], 14: FMT["p"]},
+           freeze="D2")
+    _colour(ws, 15, classes)
 
     # --- Interventies --------------------------------------------------------
     rows, classes = [], []
@@ -285,3 +324,36 @@ def _neutralise_formulas(wb: Workbook) -> int:
                     cell.quotePrefix = True
                     changed += 1
     return changed
+
+
+def write_open_data(xlsx: Path, out_dir: Path) -> list[Path]:
+    """Every published figure as open data: one CSV (UTF-8, comma-separated, dot decimals) and one
+    Parquet file per sheet of the workbook (the explanation sheet excepted), read back from the
+    workbook itself so the two can never differ."""
+    import pandas as pd
+    from openpyxl import load_workbook
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    wb = load_workbook(xlsx, read_only=True, data_only=True)
+    try:
+        for ws in wb.worksheets:
+            if ws.title == "Toelichting":
+                continue
+            values = list(ws.iter_rows(values_only=True))
+            if not values:
+                continue
+            frame = pd.DataFrame(values[1:], columns=[str(h) for h in values[0]])
+            stem = "".join(ch if ch.isalnum() else "_" for ch in ws.title.lower())
+            frame.to_csv(out_dir / f"{stem}.csv", index=False)
+            for col in frame.columns:  # Parquet needs one type per column
+                if frame[col].map(type).nunique() > 1 and not pd.api.types.is_numeric_dtype(frame[col]):
+                    kinds = {type(v) for v in frame[col].dropna()}
+                    if not kinds <= {int, float}:
+                        frame[col] = frame[col].map(lambda v: None if v is None else str(v))
+            frame.to_parquet(out_dir / f"{stem}.parquet", index=False)
+            written += [out_dir / f"{stem}.csv", out_dir / f"{stem}.parquet"]
+    finally:
+        wb.close()
+    return written

@@ -25,7 +25,7 @@ import jinja2
 import pandas as pd
 
 from socialquality.effects.verdict import interval_decimals
-from socialquality.report import charts, data, excel, small_areas
+from socialquality.report import charts, data, excel, significance, small_areas, svgmap
 from socialquality.report.text_nl import (
     DASH,
     KIND_NAMES,
@@ -96,6 +96,8 @@ class ReportInputs:
     #: or without them every intervention gets its one-page chain (interventies/<anchor>.html)
     intervention_costs: pd.DataFrame | None = None
     cost_measures: pd.DataFrame | None = None
+    #: relative link from the report folder to the audit page (audit/index.html), when there is one
+    audit_href: str | None = None
 
 
 @dataclass
@@ -237,8 +239,21 @@ class Model:
         self.buurt_names = dict(zip(inputs.buurten["buurt_code"], inputs.buurten["buurt_name"])) \
             if inputs.buurten is not None and not inputs.buurten.empty else {}
         self.suppressed = data.suppressed_keys(self.di)
-        self.changes = data.guard_changes(inputs.changes, self.suppressed)
+        # intervals that agree with the badge (BH/FCR), computed on the whole family before guarding
+        self.changes = data.guard_changes(
+            significance.adjusted_change_intervals(data.tidy(inputs.changes, data.CHANGE_COLUMNS)), self.suppressed)
+        self.changes.loc[self.changes["change"].isna(), ["ci_low_adj", "ci_high_adj"]] = math.nan
         self.index = data.tidy(inputs.composite_index, data.INDEX_COLUMNS)
+        population = {str(k): float(v) for k, v in zip(self.districts["district_code"], self.districts["population"])
+                      if not is_missing(v)}
+        vs_ind = significance.versus_city(self.di, key="indicator_id", value="estimate", city=self.city,
+                                          population=population)
+        vs_idx = significance.versus_city(self.index, key="condition", value="index", city=self.city,
+                                          population=population)
+        self.vs_city = {(r["district_code"], r["indicator_id"], r["wave"]): r["vs_city"]
+                        for r in vs_ind.to_dict("records")}
+        self.vs_city.update({(r["district_code"], f"index:{r['condition']}", r["wave"]): r["vs_city"]
+                             for r in vs_idx.to_dict("records")})
         self.decomp = data.guard_decomposition(inputs.index_decomposition, self.suppressed, self.waves)
         self.register = data.tidy(inputs.register_indicators, data.REGISTER_COLUMNS)
         self.effects = data.tidy(inputs.effects, data.EFFECT_COLUMNS)
@@ -248,6 +263,9 @@ class Model:
         self.sites = data.tidy(inputs.intervention_sites, data.SITE_COLUMNS)
         self.info = data.tidy(inputs.intervention_info, data.INFO_COLUMNS)
         self.breaks = [dict(b) for b in (inputs.method_breaks or [])]
+        for b in self.breaks:  # the themes a break touches, by name too (the district chart's panel titles)
+            if b.get("conditions"):
+                b["condition_names"] = [self.conditions.get(c, c) for c in b["conditions"]]
         for b in self.breaks:
             b["wave"] = str(b.get("wave", ""))
         if inputs.effect_scale not in ("proportion", "points"):
@@ -329,12 +347,38 @@ def _change_cell(m: Model, district: str, indicator: str, compared_to: str) -> d
         return {"text": DASH, "interval": "", "verdict": None, "reference": "", "method_break": False}
     return {
         "text": fmt_change(r["change"], unit),
-        "interval": fmt_change_interval(r["ci_low"], r["ci_high"], unit),
+        # the printed margin is the FCR-adjusted one: it excludes 0 exactly when the badge is coloured
+        "interval": fmt_change_interval(r.get("ci_low_adj"), r.get("ci_high_adj"), unit),
+        "interval_95": fmt_change_interval(r["ci_low"], r["ci_high"], unit),
         "verdict": _verdict(r["verdict"]),
         "reference": r["reference_wave"],
         "method_break": bool(r["method_break"]),
         "suppressed": bool(r.get("suppressed", False)),
     }
+
+
+VS_CITY_LABELS = {"higher": "hoger dan de stad", "lower": "lager dan de stad",
+                  "same": "niet aantoonbaar anders dan de stad"}
+
+
+def _vs_city(m: Model, district: str, key: str) -> dict | None:
+    """The mark "significant hoger/lager dan de stad" (BH across the districts, like the changes)."""
+    if district == m.city:
+        return None
+    v = m.vs_city.get((district, key, m.latest))
+    if v not in VS_CITY_LABELS:  # no test (a figure missing or suppressed)
+        return None
+    return {"code": v, "label": VS_CITY_LABELS[v], "sort": {"higher": 1, "same": 0, "lower": -1}[v]}
+
+
+def _trend_rows(m: Model, area: str, condition: str) -> list[dict]:
+    """The figures behind a trend chart, as a table (for screen readers and for copying)."""
+    rows = []
+    for w, (v, lo, hi) in m.index_series(area, condition).items():
+        rows.append({"wave": w, "index": DASH if is_missing(v) else fmt_num(v, 1),
+                     "interval": DASH if is_missing(v) else fmt_interval(lo, hi, "score"),
+                     "break": any(str(b.get("wave")) == w for b in m.breaks)})
+    return rows
 
 
 def _indicator_rows(m: Model, district: str, condition: str) -> list[dict]:
@@ -347,6 +391,7 @@ def _indicator_rows(m: Model, district: str, condition: str) -> list[dict]:
             "id": ind,
             "label": m.label(ind),
             "in_index": bool(m.cat[ind]["in_index"]),
+            "question": str(m.cat[ind].get("question") or "") if not is_missing(m.cat[ind].get("question")) else "",
             "direction": "hoger is beter" if m.cat[ind]["direction"] == "higher_is_better" else "lager is beter",
             "value": DASH if suppressed else fmt_value(r["estimate"], unit),
             "interval": DASH if suppressed else fmt_interval(r["ci_low"], r["ci_high"], unit),
@@ -354,6 +399,7 @@ def _indicator_rows(m: Model, district: str, condition: str) -> list[dict]:
             "suppressed": r is not None and bool(r["suppressed"]),
             "missing": r is None,
             "model": None,
+            "vs_city": _vs_city(m, district, ind),
             "previous": _change_cell(m, district, ind, "previous"),
             "base": _change_cell(m, district, ind, "base"),
         })
@@ -668,13 +714,16 @@ def _quality(m: Model) -> tuple[list[dict], str]:
     return rows, text
 
 
-def _break_notes(m: Model) -> list[str]:
+def _break_notes(m: Model, breaks: list[dict] | None = None) -> list[str]:
     notes = []
-    for b in m.breaks:
+    for b in (m.breaks if breaks is None else breaks):
         items = b.get("items") or []
         text = f"trendbreuk {b['wave']}: {b.get('description', '')}".strip()
-        if items:
-            text += f" (vragen: {', '.join(str(i) for i in items)})"
+        questions = [str(q) for q in (b.get("questions") or []) if str(q).strip()]
+        if questions:  # the wording, never the codebook's item ids
+            text += " (vragen: " + "; ".join(f"“{q}”" for q in questions) + ")"
+        elif items:
+            text += f" ({plural(len(items), 'vraag', 'vragen')})"
         notes.append(text)
     return notes
 
@@ -715,12 +764,32 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
     codes = list(m.districts["district_code"])
     break_notes = _break_notes(m)
 
+    # --- one colour scale for every index map (100 = the city in the base year) ----------------------
+    latest_idx = m.index[(m.index["wave"] == m.latest) & (m.index["district_code"] != m.city)]["index"].dropna()
+    span = max(5.0, math.ceil(float((latest_idx - 100).abs().max()) / 5) * 5) if not latest_idx.empty else 10.0
+    latest_n = m.di[m.di["wave"] == m.latest].groupby("district_code")["n"].max().to_dict()
+
+    def map_figures(cond: str, prefix: str) -> dict[str, dict]:
+        out = {}
+        for d in codes:
+            r = m.index_row(d, cond, m.latest)
+            has = r is not None and not is_missing(r["index"])
+            n = latest_n.get(d)
+            n_text = f", n = {fmt_int(n)}" if n is not None and not is_missing(n) else ""
+            tip = (f"{m.names[d]}: index {fmt_num(r['index'], 1)}, marge "
+                   f"{fmt_interval(r['ci_low'], r['ci_high'], 'score')}{n_text}" if has
+                   else f"{m.names[d]}: geen cijfer (te weinig respondenten of geen gegevens)")
+            out[d] = {"value": float(r["index"]) if has else math.nan, "tip": tip,
+                      "href": f"{prefix}{d}.html"}
+        return out
+
     # --- conditions ---------------------------------------------------------
     conditions = []
     statuses_all: dict[str, dict[str, dict]] = {}
     for cond, cond_name in m.conditions.items():
         city_series = m.index_series(m.city, cond)
-        trend = charts.trend_chart(m.waves, city_series, m.breaks, fig_dir / f"trend_{_slug(cond)}.png",
+        cond_breaks = [b for b in m.breaks if not b.get("conditions") or cond in b["conditions"]]
+        trend = charts.trend_chart(m.waves, city_series, cond_breaks, fig_dir / f"trend_{_slug(cond)}.png",
                                    ylabel=ylabel, reference_label=f"100 = stad in {m.base}")
         figures.append(trend)
         map_fig = None
@@ -732,7 +801,11 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
             p = maps.choropleth(boundaries, values, fig_dir / f"kaart_{_slug(cond)}.png", known=known,
                                 legend_label=f"index {m.latest} (100 = stad {m.base})")
             figures.append(p)
-            map_fig = {"src": f"{FIGURES}/{p.name}", "name": p.name}
+            map_fig = {"src": f"{FIGURES}/{p.name}", "name": p.name,
+                       "svg": svgmap.district_map(boundaries, map_figures(cond, f"{DISTRICT_DIR}/"),
+                                                  map_id=f"kaart-{_slug(cond)}", span=span,
+                                                  label=f"Kaart: index {cond_name} per wijk in {m.latest}; "
+                                                        "kies een wijk voor haar pagina")}
         statuses = {d: _district_status(m, d, cond) for d in codes}
         statuses_all[cond] = statuses
         rows = []
@@ -746,6 +819,8 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
                 "n_indicators": fmt_int(r["n_indicators"]) if r is not None else DASH,
                 "status": statuses[d],
                 "suppressed": not has,
+                "sort_index": f"{float(r['index']):.3f}" if has else "",
+                "vs_city": _vs_city(m, d, f"index:{cond}"),
             })
         city_latest = m.index_row(m.city, cond, m.latest)
         decomp = m.decomp[(m.decomp["district_code"] == m.city) & (m.decomp["condition"] == cond)
@@ -753,6 +828,8 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
         conditions.append({
             "id": cond, "anchor": f"c-{_slug(cond)}", "name": cond_name,
             "trend": {"src": f"{FIGURES}/{trend.name}", "name": trend.name},
+            "trend_rows": _trend_rows(m, m.city, cond),
+            "break_notes": _break_notes(m, cond_breaks),
             "map": map_fig,
             "city_index": fmt_num(city_latest["index"], 1) if city_latest is not None else DASH,
             "city_interval": fmt_interval(city_latest["ci_low"], city_latest["ci_high"], "score")
@@ -771,6 +848,9 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
     quality_rows, quality_text = _quality(m)
 
     common = {
+        "audit_href": inputs.audit_href,
+        "map_legend": svgmap.legend(100.0, span, f"index {m.latest} (100 = stad {m.base})")
+        if boundaries is not None else "",
         "municipality_name": inputs.municipality_name,
         "municipality_code": m.city,
         "waves": m.waves, "latest": m.latest, "previous": m.previous, "base": m.base,
@@ -802,6 +882,8 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
                 "index": fmt_num(r["index"], 1) if has else DASH,
                 "interval": fmt_interval(r["ci_low"], r["ci_high"], "score") if has else DASH,
                 "status": statuses_all[c][d],
+                "vs_city": _vs_city(m, d, f"index:{c}"),
+                "trend_rows": _trend_rows(m, d, c),
                 "indicators": _indicator_rows(m, d, c),
                 "decomposition": [{"label": m.label(x["indicator_id"]),
                                    "value": fmt_num(x["contribution"], 1, sign=True)}
@@ -832,7 +914,13 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
         page = env.get_template("wijk.html.j2").render(
             **common, root="../", code=d, name=m.names[d], population=fmt_int(row["population"]),
             figure={"src": f"../{FIGURES}/{fig.name}", "name": fig.name}, conditions=conds, register=reg,
-            interventions=ivs)
+            interventions=ivs,
+            locator=svgmap.district_map(boundaries, {c: {"tip": f"{m.names.get(c, c)}"
+                                                         + (" (deze wijk)" if c == d else ""),
+                                                         "href": f"{c}.html"} for c in codes},
+                                        map_id="ligging", highlight=d, width=320,
+                                        label=f"Ligging van {m.names[d]} in de stad; kies een wijk voor haar pagina")
+            if boundaries is not None and d in {b.code for b in boundaries} else "")
         path = page_dir / f"{d}.html"
         path.write_text(page, encoding="utf-8")
         district_pages.append(path)
@@ -862,6 +950,7 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
     html_path.write_text(html, encoding="utf-8")
 
     excel_path = excel.write_workbook(m, out_dir / "rapport.xlsx")
+    excel.write_open_data(excel_path, out_dir / "open_data")
     from socialquality.report.intervention_pages import add_cost_sheets, render_intervention_pages
 
     render_intervention_pages(inputs, inputs.intervention_costs, inputs.cost_measures, out_dir,
