@@ -37,11 +37,10 @@ sys.path.insert(0, str(ROOT))
 from socialquality.catalogue import load_catalogue  # noqa: E402
 from socialquality.codebook import load_codebook  # noqa: E402
 from socialquality.demo.generator import CBS_PATH, CODEBOOK_PATH, INDICATORS_PATH, generate_demo_city  # noqa: E402
-from socialquality.indicators import add_indicator_variables  # noqa: E402
-from socialquality.normalise import normalise_file  # noqa: E402
+from socialquality.demo.replay import clean_scored_wave  # noqa: E402
 from socialquality.population import district_population, population_margins, read_kwb  # noqa: E402
 from socialquality.privacy import pseudonymisation_key  # noqa: E402
-from socialquality.scales import scale_columns, score_scales  # noqa: E402
+from socialquality.scales import scale_columns  # noqa: E402
 from socialquality.small_areas import SmallAreaConfig, small_area_reference, small_area_wave  # noqa: E402
 from socialquality.weighting import weight_wave  # noqa: E402
 
@@ -67,11 +66,7 @@ def run(respondents: int, waves: list[str], seed: int, config: SmallAreaConfig, 
     pieces = []
     for entry in manifest.survey_files:
         wave = entry["wave"]
-        frame = normalise_file(entry["path"], codebook, wave, key).frame
-        keep = frame["district_code"].isin(set(districts["district_code"])) & (frame["age"] >= codebook.minimum_age)
-        frame = frame[keep]
-        frame = frame[~frame["respondent_pid"].duplicated(keep="first")].reset_index(drop=True)
-        scored = add_indicator_variables(score_scales(frame, codebook), catalogue)
+        scored = clean_scored_wave(entry["path"], codebook, catalogue, wave, set(districts["district_code"]), key)
         design = weight_wave(scored, margins, min_cell=5).design  # as config/demo.yaml
         result = small_area_wave(design, catalogue, wave, MUNICIPALITY, covariates, population, config)
         pieces.append(result.estimates)

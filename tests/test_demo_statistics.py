@@ -36,11 +36,11 @@ from socialquality.catalogue import load_catalogue
 from socialquality.codebook import AGE_GROUPS, load_codebook
 from socialquality.demo import generate_demo_city
 from socialquality.demo.generator import CBS_PATH, CODEBOOK_PATH, INDICATORS_PATH
-from socialquality.indicators import add_indicator_variables, estimate_indicators
-from socialquality.normalise import normalise_file
+from socialquality.demo.replay import clean_scored_wave
+from socialquality.indicators import estimate_indicators
 from socialquality.population import district_population, population_margins, read_kwb
 from socialquality.privacy import pseudonymisation_key
-from socialquality.scales import scale_columns, score_scales
+from socialquality.scales import scale_columns
 from socialquality.survey import SurveyDesign
 from socialquality.weighting import SEX_LEVELS, collapse_age_groups, weight_wave
 
@@ -83,12 +83,8 @@ def results(tmp_path_factory):
     estimates, weighted_rows = [], {}
     for entry in manifest.survey_files:
         wave = entry["wave"]
-        frame = normalise_file(entry["path"], codebook, wave, key).frame
-        # what the quality stage would quarantine (the demo has such rows only in 2022)
-        keep = frame["district_code"].isin(set(districts["district_code"])) & (frame["age"] >= codebook.minimum_age)
-        frame = frame[keep]
-        frame = frame[~frame["respondent_pid"].duplicated(keep="first")].reset_index(drop=True)
-        scored = add_indicator_variables(score_scales(frame, codebook), catalogue)
+        # without what the quality stage would quarantine (the demo has such rows only in 2022)
+        scored = clean_scored_wave(entry["path"], codebook, catalogue, wave, set(districts["district_code"]), key)
 
         result = weight_wave(scored, margins, min_cell=MIN_CELL)
         weighted = estimate_indicators(result.design, catalogue, wave, MUNICIPALITY,

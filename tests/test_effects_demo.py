@@ -31,11 +31,11 @@ from socialquality.catalogue import load_catalogue, load_register
 from socialquality.codebook import load_codebook
 from socialquality.demo import generate_demo_city
 from socialquality.demo.generator import CBS_PATH, CODEBOOK_PATH, INDICATORS_PATH, INTERVENTIONS_PATH
-from socialquality.indicators import add_indicator_variables, estimate_indicators
-from socialquality.normalise import normalise_file
+from socialquality.demo.replay import clean_scored_wave
+from socialquality.indicators import estimate_indicators
 from socialquality.population import district_population, population_margins, read_kwb
 from socialquality.privacy import pseudonymisation_key
-from socialquality.scales import scale_columns, score_scales
+from socialquality.scales import scale_columns
 from socialquality.stages import codebook_first_treated_wave, codebook_wave_times, intervention_effects
 from socialquality.weighting import weight_wave
 
@@ -57,11 +57,7 @@ def demo(tmp_path_factory):
     frames = []
     for entry in manifest.survey_files:
         wave = entry["wave"]
-        frame = normalise_file(entry["path"], codebook, wave, key).frame
-        keep = frame["district_code"].isin(set(districts["district_code"])) & (frame["age"] >= codebook.minimum_age)
-        frame = frame[keep]
-        frame = frame[~frame["respondent_pid"].duplicated(keep="first")].reset_index(drop=True)
-        scored = add_indicator_variables(score_scales(frame, codebook), catalogue)
+        scored = clean_scored_wave(entry["path"], codebook, catalogue, wave, set(districts["district_code"]), key)
         result = weight_wave(scored, margins, min_cell=5)
         frames.append(estimate_indicators(result.design, catalogue, wave, MUNICIPALITY,
                                           minimum_respondents=catalogue.minimum_respondents))

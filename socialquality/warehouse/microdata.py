@@ -23,13 +23,13 @@ Auditors keep SQL access: `microdata_sql_views()` gives `CREATE VIEW` statements
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, and_, delete, insert, select
 
+from socialquality.landing import sha256_of
 from socialquality.warehouse import schema as s
 
 KEYS = ["respondent_pid", "source_row"]
@@ -38,13 +38,6 @@ KEYS = ["respondent_pid", "source_row"]
 class MicrodataError(RuntimeError):
     """The answers file of a wave is missing or does not match its pointer."""
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def wave_dir(root: Path, survey: str, wave: str) -> Path:
@@ -88,7 +81,7 @@ def write_answers(connection: Connection, root: Path, survey: str, wave: str, re
                                                          s.answer_files.c.wave == wave)))
     connection.execute(insert(s.answer_files), [{
         "survey": survey, "wave": wave, "receipt_id": int(receipt_id), "path": str(target.resolve()),
-        "rows": len(frame), "items": len(items), "sha256": _sha256(target),
+        "rows": len(frame), "items": len(items), "sha256": sha256_of(target),
         "written_at": dt.datetime.now(dt.timezone.utc)}])
     return len(frame)
 
@@ -114,7 +107,7 @@ def read_answers(connection: Connection, survey: str, wave: str,
     if not path.is_file():
         raise MicrodataError(f"answers file of {survey} wave {wave} is missing: {path} "
                              "(restore it from the backup or load the delivery again)")
-    if _sha256(path) != pointer["sha256"]:
+    if sha256_of(path) != pointer["sha256"]:
         raise MicrodataError(f"answers file of {survey} wave {wave} was changed after loading: {path}")
     parquet = pq.ParquetFile(path)
     available = parquet.schema_arrow.names
