@@ -5,7 +5,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?= config/demo.yaml
 
-.PHONY: demo test ui bench bench-effects bench-national install clean validate plan-check
+# extract the texts marked for translation and merge them into the English catalogue (socialquality/i18n.py)
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k pgettext:1c,2 --no-location --sort-output -o socialquality/locale/messages.pot .
+	$(BIN)/pybabel update -i socialquality/locale/messages.pot -d socialquality/locale -l en --no-fuzzy-matching --ignore-obsolete
+
+.PHONY: messages demo test ui bench bench-effects bench-national install clean validate plan-check
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'

@@ -45,6 +45,7 @@ TOP_KEYS = {
     "warehouse_url",
     "weighting",
     "population_year",
+    "language",
 }
 WEIGHTING_KEYS = {"trim_bounds", "min_cell"}
 ENV_PREFIX = "SOCIALQUALITY_"
@@ -64,6 +65,7 @@ class Settings:
     paths: dict[str, Path]
     trim_bounds: tuple[float, float] = (0.3, 3.0)
     min_cell: int = 5
+    language: str = "nl"  # language of reports, audit pages and verdicts: nl | en (socialquality.i18n)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def path(self, key: str) -> Path:
@@ -170,6 +172,10 @@ def load_settings(
     if not (isinstance(min_cell, int) and not isinstance(min_cell, bool) and min_cell >= 0):
         raise ConfigError(f"{config_path}: weighting.min_cell must be a whole number >= 0, got {min_cell!r}")
 
+    language = env.get(ENV_PREFIX + "LANGUAGE") or raw.get("language") or "nl"
+    if language not in ("nl", "en"):
+        raise ConfigError(f"{config_path}: language must be nl or en, got {language!r}")
+
     settings = Settings(
         config_path=config_path.resolve(),
         municipality=str(raw["municipality"]),
@@ -181,6 +187,7 @@ def load_settings(
         paths=paths,
         trim_bounds=(float(bounds[0]), float(bounds[1])),
         min_cell=min_cell,
+        language=language,
         extra={"population_year": population_year} if population_year is not None else {},
     )
     if check_inputs:
