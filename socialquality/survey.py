@@ -128,6 +128,7 @@ class _CalStep:
     reg_w: np.ndarray  # regression weights (design weights before the step)
     ginv: sparse.csr_matrix  # generalised inverse of X' diag(reg_w) X (block-diagonal)
     cross: list[sparse.csr_matrix]  # X' diag(reg_w) X_j for every earlier step j
+    component: np.ndarray  # calibration block (connected component of the Gram matrix) of every level
 
     @property
     def k(self) -> int:
@@ -572,8 +573,9 @@ class SurveyDesign:
         gram = _crosstab_sparse(codes_list, sizes, codes_list, sizes, d)
         cross = [_crosstab_sparse(codes_list, sizes, prev.codes, prev.sizes, d)
                  for prev in self._cal_steps]
+        ginv, component = _block_ginv(gram, with_components=True)
         step = _CalStep(names=tuple(names), codes=codes_list, sizes=sizes, offset=offset,
-                        reg_w=d.copy(), ginv=_block_ginv(gram), cross=cross)
+                        reg_w=d.copy(), ginv=ginv, cross=cross, component=component)
 
         new = copy.copy(self)
         new._w = w
@@ -654,28 +656,8 @@ class SurveyDesign:
         if not 0 < level < 1:
             raise ValueError("level must be between 0 and 1")
         nd = dom.n_dom
-        w_all = self._w
-        if dom.sel is None:
-            y_s, w_s = y, w_all
-        else:
-            y_s, w_s = y[dom.sel], w_all[dom.sel]
-        d_s = dom.d_sel
-        ok = ~np.isnan(y_s)
-        y0 = np.where(ok, y_s, 0.0)
-        wok = np.where(ok, w_s, 0.0)
-        n_d = np.bincount(d_s, weights=ok, minlength=nd)
-        sw = np.bincount(d_s, weights=wok, minlength=nd)
-        sw2 = np.bincount(d_s, weights=wok * wok, minlength=nd)
-        swy = np.bincount(d_s, weights=wok * y0, minlength=nd)
-        u: np.ndarray
+        est, u, n_d, sw, sw2 = self._linearise(kind, y, dom)
         with np.errstate(divide="ignore", invalid="ignore"):
-            if kind == "mean":
-                est = swy / sw
-                sw_row = sw[d_s]
-                u = np.where(ok & (sw_row > 0), (y0 - est[d_s]) / sw_row, 0.0)
-            else:
-                est = np.asarray(swy, dtype=np.float64)
-                u = y0
             var = self._variance(u, dom)
             se = np.sqrt(var)
             deff = n_d * sw2 / sw**2
@@ -698,6 +680,62 @@ class SurveyDesign:
         out.attrs.update({"statistic": kind, "variable": variable, "level": level})
         return out
 
+    def _linearise(self, kind: str, y: np.ndarray, dom: _Domains
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Estimates and linearised values of the domain means (or totals) of ``y``.
+
+        Returns ``(estimate, u, n, sum w, sum w^2)`` per domain, ``u`` on the selected rows (zero
+        where y is missing).  Written for speed: one pass per operation, the weight sums of a
+        variable without missing values come from a cache, a single domain uses plain sums.
+        """
+        nd = dom.n_dom
+        if dom.sel is None:
+            y_s, w_s = y, self._w
+        else:
+            y_s, w_s = y[dom.sel], self._w[dom.sel]
+        d_s = dom.d_sel
+        nan = np.isnan(y_s)
+        if nan.any():
+            ok = ~nan
+            y0 = np.where(ok, y_s, 0.0)
+            wok = np.where(ok, w_s, 0.0)
+            n_d = _domain_sum(d_s, ok, nd)
+            sw = _domain_sum(d_s, wok, nd)
+            sw2 = _domain_sum(d_s, wok * wok, nd)
+        else:
+            ok = None
+            y0, wok = y_s, w_s
+            n_d, sw, sw2 = self._weight_sums(dom)
+        swy = _domain_sum(d_s, wok * y0, nd)
+        if kind != "mean":
+            return np.asarray(swy, dtype=np.float64), y0, n_d, sw, sw2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            est = swy / sw
+        positive = sw > 0
+        inv = np.divide(1.0, sw, out=np.zeros(nd), where=positive)
+        centre = np.where(positive, est, 0.0)
+        if nd == 1:
+            u = y0 - centre[0]
+            u *= inv[0]
+        else:
+            u = y0 - np.take(centre, d_s)
+            u *= np.take(inv, d_s)
+        if ok is not None:
+            u *= ok
+        return est, u, n_d, sw, sw2
+
+    def _weight_sums(self, dom: _Domains) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Rows, sum of weights and sum of squared weights per domain (cached per design)."""
+        key = ("weights", id(dom))
+        hit = self._pair_cache.get(key)
+        if hit is None:
+            w_s = self._w if dom.sel is None else self._w[dom.sel]
+            ones = np.ones(len(w_s))
+            hit = (_domain_sum(dom.d_sel, ones, dom.n_dom), _domain_sum(dom.d_sel, w_s, dom.n_dom),
+                   _domain_sum(dom.d_sel, w_s * w_s, dom.n_dom))
+            self._pair_cache[key] = hit  # type: ignore[assignment]
+        return hit  # type: ignore[return-value]
+
     def mean_covariance(self, variable_a: str, variable_b: str,
                         by: str | Sequence[str] | None = None) -> pd.DataFrame:
         """Covariance of the weighted means of two variables, per domain (design-based).
@@ -718,20 +756,7 @@ class SurveyDesign:
 
     def _mean_scores(self, y: np.ndarray, dom: _Domains) -> np.ndarray:
         """Linearised values of the domain means of y (zero where y is missing), selected rows."""
-        w_s = self._w if dom.sel is None else self._w[dom.sel]
-        y_s = y if dom.sel is None else y[dom.sel]
-        d_s = dom.d_sel
-        ok = ~np.isnan(y_s)
-        y0 = np.where(ok, y_s, 0.0)
-        wok = np.where(ok, w_s, 0.0)
-        sw = np.bincount(d_s, weights=wok, minlength=dom.n_dom)
-        swy = np.bincount(d_s, weights=wok * y0, minlength=dom.n_dom)
-        u = np.zeros_like(y0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            est = swy / sw
-            use = ok & (sw[d_s] > 0)
-            u[use] = (y0[use] - est[d_s[use]]) / sw[d_s[use]]
-        return u
+        return self._linearise("mean", y, dom)[1]
 
     def _variance(self, u: np.ndarray, dom: _Domains) -> np.ndarray:
         """Taylor variance of the domain estimators whose linearised value is ``u``.
@@ -741,6 +766,10 @@ class SurveyDesign:
         ``sum_h c_h * sum_{p in h} (t_p - kappa_h * tbar_h)^2`` with PSU totals ``t_p`` of the
         (calibration-residual) score, ``c_h = (1 - f_h) n_h / (n_h - 1)``.
         """
+        if self._cal_steps:
+            residuals = self._nested_residuals(u, dom)
+            if residuals is not None:
+                return self._stratified_ss(residuals, dom)
         w_s = self._w if dom.sel is None else self._w[dom.sel]
         s = w_s * u
         a = s if dom.g_row is None else np.bincount(dom.g_row, weights=s, minlength=dom.n_g)
@@ -756,51 +785,102 @@ class SurveyDesign:
         A = np.bincount(dom.pair_of_g, weights=a, minlength=dom.n_pair)
         ph = dom.pair_h
         mu = kappa[ph] * A / n_h[ph]
-        dev = a - mu[dom.pair_of_g]
-        ss = np.bincount(dom.pair_of_g, weights=dev * dev, minlength=dom.n_pair)
+        dev = a - np.take(mu, dom.pair_of_g)
+        dev *= dev
+        ss = np.bincount(dom.pair_of_g, weights=dev, minlength=dom.n_pair)
         ss += (n_h[ph] - dom.pair_m) * mu * mu
         return np.bincount(dom.pair_dom, weights=c_h[ph] * ss, minlength=dom.n_dom)
 
-    def _nested_residuals(self, a: np.ndarray, b: sparse.csr_matrix, dom: _Domains
-                          ) -> np.ndarray | None:
-        """Residual totals ``a - w x'B`` on the domain's own rows, when that is all there is.
+    def _nested_plan(self, dom: _Domains) -> list[tuple[np.ndarray, list[np.ndarray]]] | None:
+        """Per calibration step: (regression weights, level codes offset into the step) of the
+        selected rows, when the domains are nested in the calibration blocks; else None (cached).
 
-        Applies when every PSU is one row and every margin level has coefficients for at most
-        one domain, the domain of the rows in that level (domains nested in the calibration
-        blocks, e.g. districts raked per district, or a single overall domain): then a row's
-        residual is nonzero for its own domain only and the variance is the uncalibrated
-        formula applied to the residuals.  Returns None otherwise.
+        Nested: every PSU is one row, and every calibration block (connected component of a
+        step's Gram matrix, e.g. one district when the margins are district x sex and district x
+        age) holds rows of at most one domain and no rows outside the domains.  Then a domain's
+        regression coefficients live on its own blocks only, and a row's calibration residual is
+        nonzero for its own domain only (:meth:`_nested_residuals`).  Decided from the structure
+        once per domain specification, not per estimate.
         """
-        if not self._psu_is_row:
-            return None
-        b = b.tocsc()
-        b.eliminate_zeros()
-        per_level = np.diff(b.indptr)
-        if per_level.size and per_level.max() > 1:
-            return None
-        has = per_level == 1
-        dom_of = np.full(b.shape[1], -1, dtype=np.int64)
-        val_of = np.zeros(b.shape[1])
-        dom_of[has] = b.indices[b.indptr[:-1][has]]
-        val_of[has] = b.data[b.indptr[:-1][has]]
-        fitted = np.zeros(len(a))
+        key = ("nested", id(dom))
+        if key in self._pair_cache:
+            return self._pair_cache[key]  # type: ignore[return-value]
+        plan: list[tuple[np.ndarray, list[np.ndarray]]] | None = [] if self._psu_is_row else None
+        outside = None
+        if plan is not None and dom.sel is not None:
+            outside = np.ones(self._n, dtype=bool)
+            outside[dom.sel] = False
         for st in self._cal_steps:
-            off = st.offset
+            if plan is None:
+                break
+            n_comp = int(st.component.max()) + 1 if st.component.size else 0
+            comp_dom = np.full(n_comp, -1, dtype=np.int64)
+            keys = []
+            codes_sel = []
+            off = 0
             for codes, size in zip(st.codes, st.sizes):
-                col = codes + off
+                shifted = codes + off if off else codes
                 off += size
-                if dom.sel is not None:
-                    outside = np.ones(self._n, dtype=bool)
-                    outside[dom.sel] = False
-                    if (dom_of[col[outside]] >= 0).any():
-                        return None
-                    col = col[dom.sel]
-                d_of = dom_of[col]
-                if ((d_of >= 0) & (d_of != dom.d_sel)).any():
-                    return None
-                fitted += val_of[col]
+                comp = st.component[shifted]
+                if outside is None:
+                    codes_sel.append(shifted)
+                    keys.append(np.unique(comp * dom.n_dom + dom.d_sel))
+                else:
+                    codes_sel.append(shifted[dom.sel])
+                    keys.append(np.unique(comp[dom.sel] * dom.n_dom + dom.d_sel))
+            pairs = np.unique(np.concatenate(keys))
+            comps = pairs // max(dom.n_dom, 1)
+            if comps.size and (np.diff(comps) == 0).any():
+                plan = None  # a calibration block shared by two domains
+                break
+            comp_dom[comps] = pairs % max(dom.n_dom, 1)
+            if outside is not None:
+                off = 0
+                for codes, size in zip(st.codes, st.sizes):
+                    if (comp_dom[st.component[codes[outside] + off]] >= 0).any():
+                        plan = None  # rows outside the domains share a block with a domain
+                        break
+                    off += size
+                if plan is None:
+                    break
+            rw = st.reg_w if dom.sel is None else st.reg_w[dom.sel]
+            plan.append((rw, codes_sel))
+        self._pair_cache[key] = plan  # type: ignore[assignment]
+        return plan
+
+    def _nested_residuals(self, u: np.ndarray, dom: _Domains) -> np.ndarray | None:
+        """Calibration-residual scores ``w (u - x'B)`` of the selected rows, when the domains are
+        nested in the calibration blocks (:meth:`_nested_plan`); None otherwise.
+
+        Nested, the coefficients of all domains fit in one vector over the margin levels (a
+        level's coefficient belongs to the domain of its rows), so ``B`` costs one bincount per
+        margin and a block-diagonal sparse product, and the variance is the uncalibrated
+        formula applied to the residuals: a few passes over the rows per estimate.
+        """
+        plan = self._nested_plan(dom)
+        if plan is None:
+            return None
+        fitted: np.ndarray | None = None
+        coefs: list[np.ndarray] = []
+        for st, (rw, codes_sel) in zip(self._cal_steps, plan):
+            v = rw * u
+            r = np.bincount(codes_sel[0], weights=v, minlength=st.k)
+            for c in codes_sel[1:]:
+                r += np.bincount(c, weights=v, minlength=st.k)
+            for j, prev in enumerate(coefs):
+                r -= st.cross[j] @ prev
+            b = st.ginv.T @ r
+            coefs.append(b)
+            for c in codes_sel:
+                if fitted is None:
+                    fitted = np.take(b, c)
+                else:
+                    fitted += np.take(b, c)
+        assert fitted is not None
         w_s = self._w if dom.sel is None else self._w[dom.sel]
-        return a - w_s * fitted
+        np.subtract(u, fitted, out=fitted)
+        fitted *= w_s
+        return fitted
 
     def _cal_matrices(self) -> dict[str, Any]:
         """PSU totals of w * (margin indicators), sparse PSUs x levels (cached)."""
@@ -876,9 +956,6 @@ class SurveyDesign:
         cal = self._cal_matrices()
         b = self._cal_coefficients(u, dom)
         nd = dom.n_dom
-        t_nested = self._nested_residuals(a, b, dom)
-        if t_nested is not None:
-            return self._stratified_ss(t_nested, dom)
         m, hmat = cal["m"], cal["hmat"]
         mb = m @ b.T
         if self._n_psu * nd <= _DENSE_LIMIT:
@@ -970,6 +1047,13 @@ def _population_sizes(col: pd.Series, name: str, strata: np.ndarray, n_strata: i
     return np.maximum(pop, n_h).astype(np.float64)
 
 
+def _domain_sum(codes: np.ndarray, values: np.ndarray, n_dom: int) -> np.ndarray:
+    """Sum of ``values`` per domain code (a plain sum for a single domain)."""
+    if n_dom == 1:
+        return np.array([values.sum(dtype=np.float64)])
+    return np.bincount(codes, weights=values, minlength=n_dom)
+
+
 def _is_binary(col: pd.Series) -> bool:
     if pd.api.types.is_bool_dtype(col):
         return True
@@ -1043,13 +1127,14 @@ def _sym_ginv(g: np.ndarray) -> np.ndarray:
     return inv * s[..., :, None] * s[..., None, :]
 
 
-def _block_ginv(gram: sparse.spmatrix) -> sparse.csr_matrix:
+def _block_ginv(gram: sparse.spmatrix, with_components: bool = False) -> Any:
     """Generalised inverse of a sparse symmetric PSD Gram matrix, block by block.
 
     The blocks are the connected components of the matrix (levels that share respondents);
     with margins nested in districts every district is one small block.  Blocks of equal
     size are inverted together in one batched ``eigh``, so the cost is linear in the number
-    of blocks instead of cubic in the number of levels.
+    of blocks instead of cubic in the number of levels.  With ``with_components`` the block
+    of every level is returned too: ``(inverse, component labels)``.
     """
     from scipy.sparse.csgraph import connected_components
 
@@ -1079,6 +1164,8 @@ def _block_ginv(gram: sparse.spmatrix) -> sparse.csr_matrix:
     res = sparse.csr_matrix((np.concatenate(out_v), (np.concatenate(out_r), np.concatenate(out_c))),
                             shape=(k, k))
     res.eliminate_zeros()
+    if with_components:
+        return res, label.astype(np.int64)
     return res
 
 
