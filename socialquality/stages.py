@@ -639,12 +639,26 @@ def _weight_wave_stage(m: Monitor, wave: str, run_id: str) -> StageReport:
     report = result.design.calibration
     metadata = {"respondents": len(result.weights), "districts": len(diagnostics), "converged": bool(report.converged),
                 "iterations": int(report.iterations), "trimmed": int(report.n_trimmed),
-                "median_deff": float(diagnostics["deff"].median()), "unstable_districts": len(unstable)}
+                "median_deff": float(diagnostics["deff"].median()), "unstable_districts": len(unstable),
+                **_widened_bounds_metadata(result.bounds)}
     check = CheckOutcome(
         "weighting_stable", unstable.empty,
         f"{len(unstable)} district(s) with unstable weighting" if len(unstable) else "weighting stable in every district",
         {row.district_code: row.warning for row in unstable.head(25).itertuples()})
     return StageReport(metadata=metadata, checks=[check])
+
+
+def _widened_bounds_metadata(bounds: pd.DataFrame | None) -> dict[str, Any]:
+    """Which districts got wider trimming bounds than configured, and which (operator-facing)."""
+    if bounds is None or bounds.empty:
+        return {}
+    widened = bounds[bounds["widened"]]
+    listed = "; ".join(f"{row.district_code}: " + ("unbounded" if np.isinf(row.bound_high)
+                                                    else f"[{row.bound_low:g}, {row.bound_high:g}]")
+                       for row in widened.head(50).itertuples())
+    if len(widened) > 50:
+        listed += f"; ... ({len(widened) - 50} more, see weighting_diagnostics)"
+    return {"districts_with_widened_bounds": len(widened), "widened_bounds": listed or "-"}
 
 
 def estimate_wave(m: Monitor, wave: str, run_id: str) -> dict[str, Any]:

@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-__all__ = ["SurveyDesign", "CalibrationReport", "LonelyPSU"]
+__all__ = ["SurveyDesign", "CalibrationReport", "LonelyPSU", "ipf"]
 
 LonelyPSU = Literal["adjust", "remove", "certainty", "fail"]
 
@@ -76,7 +76,8 @@ class CalibrationReport:
         max_abs_error: largest ``|sum of weights - population total|`` over all levels.
         max_rel_error: the same error relative to the level's population total.
         n_trimmed: number of units whose g-weight (new/old weight) sits on a bound.
-        bounds: the trimming bounds on g that were asked for, or None.
+        bounds: the trimming bounds on g that were asked for, or None (per-row bounds: the
+            smallest lower and the largest upper bound).
         tol: the convergence tolerance that was asked for.
         g_min: smallest g-weight (new weight / weight before raking), over units with a
             positive weight before raking.
@@ -465,7 +466,9 @@ class SurveyDesign:
             tol: convergence when every level's weighted count is within ``tol`` (relative)
                 of its population total.
             bounds: ``(lower, upper)`` bounds on the g-weights (new weight / weight before
-                raking), with ``0 <= lower <= 1 <= upper``.  Each margin adjustment then
+                raking), with ``0 <= lower <= 1 <= upper``; or a pair of arrays with one lower and
+                one upper bound per row (``upper`` may be ``inf``), e.g. bounds widened in some
+                districts only (the report then gives the smallest lower and largest upper bound).  Each margin adjustment then
                 solves ``sum d_i clip(g_i r, lower, upper) = T`` per level (bounded raking,
                 as R's ``calibrate(..., calfun="raking", bounds=)``); units on a bound are
                 counted as trimmed.
@@ -493,10 +496,18 @@ class SurveyDesign:
         if not tol > 0:
             raise ValueError("tol must be > 0")
         if bounds is not None:
-            lo, hi = (float(b) for b in bounds)
-            if not (0.0 <= lo <= 1.0 <= hi):
-                raise ValueError(f"bounds must satisfy 0 <= lower <= 1 <= upper, got {bounds}")
-            bounds = (lo, hi)
+            if np.ndim(bounds[0]) == 0 and np.ndim(bounds[1]) == 0:
+                lo, hi = (float(b) for b in bounds)
+                if not (0.0 <= lo <= 1.0 <= hi):
+                    raise ValueError(f"bounds must satisfy 0 <= lower <= 1 <= upper, got {bounds}")
+                bounds = (lo, hi)
+            else:  # one pair of bounds per row (e.g. widened in some districts only)
+                lo_rows = np.broadcast_to(np.asarray(bounds[0], dtype=np.float64), (self._n,))
+                hi_rows = np.broadcast_to(np.asarray(bounds[1], dtype=np.float64), (self._n,))
+                if np.isnan(lo_rows).any() or np.isnan(hi_rows).any() or not (
+                        (lo_rows >= 0).all() and (lo_rows <= 1).all() and (hi_rows >= 1).all()):
+                    raise ValueError("per-row bounds must satisfy 0 <= lower <= 1 <= upper on every row")
+                bounds = (lo_rows, hi_rows)
 
         d = self._w
         names: list[str] = []
@@ -563,7 +574,7 @@ class SurveyDesign:
         report = CalibrationReport(
             method="raking", margins=tuple(names), iterations=iterations,
             converged=converged, max_abs_error=max_abs, max_rel_error=max_rel,
-            n_trimmed=n_trimmed, bounds=bounds, tol=tol,
+            n_trimmed=n_trimmed, bounds=_bounds_summary(bounds), tol=tol,
             g_min=float(g[pos].min()) if pos.any() else float("nan"),
             g_max=float(g[pos].max()) if pos.any() else float("nan"))
 
@@ -1181,10 +1192,28 @@ def _margin_errors(w: np.ndarray, codes_list: list[np.ndarray],
     return max_abs, max_rel
 
 
+def _bounds_summary(bounds: Any) -> tuple[float, float] | None:
+    if bounds is None:
+        return None
+    return float(np.min(bounds[0])), float(np.max(bounds[1]))
+
+
+def ipf(d: np.ndarray, codes_list: list[np.ndarray], totals_list: list[np.ndarray],
+        max_iter: int, tol: float, bounds: Any = None) -> tuple[np.ndarray, int, bool, float, float]:
+    """Iterative proportional fitting of weights ``d`` to margins given as level codes (one
+    array per margin, every row's level) and totals (one array per margin).
+
+    ``bounds``: None, ``(lower, upper)`` on g = w / d, or a pair of per-row arrays.  Returns
+    ``(weights, sweeps, converged, max abs error, max relative error)``.  This is the fitting
+    step of :meth:`SurveyDesign.rake` without its checks and calibration matrices, for callers
+    that rake parts of a sample (e.g. one district at a time)."""
+    return _ipf(d, codes_list, totals_list, max_iter, tol, bounds)
+
+
 def _ipf(d: np.ndarray, codes_list: list[np.ndarray], totals_list: list[np.ndarray],
-         max_iter: int, tol: float, bounds: tuple[float, float] | None
+         max_iter: int, tol: float, bounds: Any
          ) -> tuple[np.ndarray, int, bool, float, float]:
-    """Iterative proportional fitting, optionally with bounds on g = w / d."""
+    """Iterative proportional fitting, optionally with bounds on g = w / d (scalars or per row)."""
     w = d.copy()
     converged = False
     iterations = 0
@@ -1208,11 +1237,12 @@ def _ipf(d: np.ndarray, codes_list: list[np.ndarray], totals_list: list[np.ndarr
 
 
 def _bounded_step(d: np.ndarray, w: np.ndarray, codes: np.ndarray, totals: np.ndarray,
-                  bounds: tuple[float, float]) -> np.ndarray:
+                  bounds: Any) -> np.ndarray:
     """Scale each level by r so that sum d*clip(g*r, L, U) = T (safeguarded Newton).
 
-    A level whose total cannot be reached within the bounds gets all its g-weights on the
-    nearest bound (the outer loop then reports non-convergence).
+    ``L`` and ``U`` are scalars or one value per row.  A level whose total cannot be reached
+    within the bounds gets all its g-weights on the nearest bound (the outer loop then reports
+    non-convergence).
     """
     lo_b, hi_b = bounds
     k = len(totals)
@@ -1221,8 +1251,14 @@ def _bounded_step(d: np.ndarray, w: np.ndarray, codes: np.ndarray, totals: np.nd
     dg = d * g
     dsum = np.bincount(codes, weights=d, minlength=k)
     empty = dsum <= 0  # only zero-weight units (population total 0): nothing to do
-    too_high = (totals >= hi_b * dsum) & ~empty  # even all on the upper bound is too little
-    too_low = (totals <= lo_b * dsum) & ~empty
+    if np.ndim(hi_b) == 0:
+        reach_hi, reach_lo = hi_b * dsum, lo_b * dsum
+    else:  # per-row bounds: the most and least a level can reach
+        with np.errstate(invalid="ignore"):
+            reach_hi = np.bincount(codes, weights=np.where(pos, d * hi_b, 0.0), minlength=k)
+        reach_lo = np.bincount(codes, weights=d * lo_b, minlength=k)
+    too_high = (totals >= reach_hi) & ~empty  # even all on the upper bound is too little
+    too_low = (totals <= reach_lo) & ~empty
     sdg = np.bincount(codes, weights=dg, minlength=k)
     r = np.divide(totals, sdg, out=np.ones(k), where=sdg > 0)
     r_lo = np.zeros(k)

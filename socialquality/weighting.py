@@ -23,6 +23,7 @@ Raking is done over all districts at once with the margins `district x sex` and
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +31,7 @@ import pandas as pd
 
 from socialquality.agebands import assign_bands, common_bands, parse_band, sorted_bands
 from socialquality.codebook import AGE_GROUPS
-from socialquality.survey import SurveyDesign
+from socialquality.survey import SurveyDesign, ipf
 
 SEX_LEVELS = ("m", "v")
 
@@ -40,6 +41,7 @@ class WeightingResult:
     design: SurveyDesign  # raked design over the whole wave, strata = district
     weights: pd.DataFrame  # respondent_pid, source_row, district_code, base_weight, weight
     diagnostics: pd.DataFrame  # one row per district
+    bounds: pd.DataFrame | None = None  # district_code, bound_low, bound_high (g-weights), widened
 
 
 def collapse_age_groups(counts: dict[str, int], min_cell: int,
@@ -89,26 +91,73 @@ def weighting_bands(margins: pd.DataFrame, survey_bands=None) -> tuple[dict[str,
     return mapping, order, note
 
 
-def _rake_with_widening(design: SurveyDesign, margins: dict, bounds: tuple[float, float], max_iter: int):
-    """Rake within the trimming bounds; when the margins cannot be met within them, widen the
-    bounds step by step (x1.5 on both sides, at most 4 times) and finally rake without bounds.
-    The bounds that were used are returned and reported per district."""
-    import warnings
+#: Widening of the trimming bounds in a district whose margins cannot be met within them: x1.5 on
+#: both sides, at most this many times, then no bounds.
+WIDENING_STEPS = 4
+WIDENING_FACTOR = 1.5
+_SEX_SLOTS = 4  # level codes per district in the sex margin: m, v, ? (unknown), * (sex not weighted)
 
-    candidates: list[tuple[float, float] | None] = [bounds]
+
+def bound_candidates(bounds: tuple[float, float]) -> list[tuple[float, float] | None]:
+    """The asked bounds, then each widening step, then None (no bounds)."""
     low, high = bounds
-    for _ in range(4):
-        low, high = low / 1.5, high * 1.5
-        candidates.append((low, high))
-    candidates.append(None)
-    raked = None
-    for candidate in candidates:
+    out: list[tuple[float, float] | None] = [(float(low), float(high))]
+    for _ in range(WIDENING_STEPS):
+        low, high = low / WIDENING_FACTOR, high * WIDENING_FACTOR
+        out.append((low, high))
+    out.append(None)
+    return out
+
+
+def _level_errors(got: np.ndarray, totals: np.ndarray) -> np.ndarray:
+    """Relative error of every margin level (absolute where the total is 0)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.abs(got - totals) / totals
+    return np.where(totals > 0, rel, np.abs(got - totals))
+
+
+def _failing_blocks(w: np.ndarray, codes_list: list[np.ndarray], totals_list: list[np.ndarray],
+                    slots: list[int], tol: float) -> np.ndarray:
+    """Districts (level code // slots) with a margin level off by more than ``tol`` (relative)."""
+    bad = [np.flatnonzero(_level_errors(np.bincount(codes, weights=w, minlength=len(totals)), totals) > tol) // k
+           for codes, totals, k in zip(codes_list, totals_list, slots)]
+    return np.unique(np.concatenate(bad)).astype(np.int64)
+
+
+def _widen_per_district(base: np.ndarray, district: np.ndarray, codes_list: list[np.ndarray],
+                        totals_list: list[np.ndarray], slots: list[int], failing: np.ndarray,
+                        candidates: list[tuple[float, float] | None], max_iter: int, tol: float
+                        ) -> dict[int, int]:
+    """For the districts whose margins cannot be met within the asked bounds: the first wider
+    candidate (index into ``candidates``) with which they can, raking only their own rows; a
+    district that no bounds help gets the last candidate (no bounds).
+
+    The margins are nested in the districts (every level belongs to one district), so a district
+    rakes the same on its own as within the whole wave."""
+    chosen: dict[int, int] = {}
+    last = len(candidates) - 1
+    for position in range(1, len(candidates)):
+        if failing.size == 0:
+            break
+        rows = np.flatnonzero(np.isin(district, failing))
+        sub_codes, sub_totals, sub_levels = [], [], []
+        for codes, totals in zip(codes_list, totals_list):
+            levels, local = np.unique(codes[rows], return_inverse=True)
+            sub_codes.append(local.astype(np.int64).ravel())
+            sub_totals.append(totals[levels])
+            sub_levels.append(levels)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            raked = design.rake(margins, max_iter=max_iter, tol=1e-6, bounds=candidate)
-        if raked.calibration.converged:
-            return raked, candidate
-    return raked, None
+            w, *_ = ipf(base[rows], sub_codes, sub_totals, max_iter, tol, candidates[position])
+        still: set[int] = set()
+        for local, totals, levels, k in zip(sub_codes, sub_totals, sub_levels, slots):
+            errors = _level_errors(np.bincount(local, weights=w, minlength=len(totals)), totals)
+            still.update((levels[errors > tol] // k).tolist())
+        for d in failing.tolist():
+            if d not in still or position == last:
+                chosen[int(d)] = position
+        failing = np.array(sorted(still), dtype=np.int64)
+    return chosen
 
 
 def weight_wave(respondents: pd.DataFrame, margins: pd.DataFrame, *, trim_bounds: tuple[float, float] = (0.3, 3.0),
@@ -121,6 +170,13 @@ def weight_wave(respondents: pd.DataFrame, margins: pd.DataFrame, *, trim_bounds
     population_table.plain_margins(); any age bands). survey_bands: the codebook's age bands (None:
     ages in years). Respondents whose age (band) is missing keep their base-weighted share, as a
     missing sex does (their own margin level).
+
+    Trimming bounds: the wave is raked with `trim_bounds`; a district whose margins cannot be met
+    within them is raked again on its own with wider bounds (x1.5 on both sides, at most 4 times,
+    then without bounds), and the final raking of the whole wave uses each district's own bounds.
+    The diagnostics note the widened bounds per district (`afkapgrenzen verruimd tot ...`).
+
+    Vectorised over districts and rows: the margin levels are integer codes (district x level).
     """
     frame = respondents.copy().reset_index(drop=True)
     band_of, band_order, band_note = weighting_bands(margins, survey_bands)
@@ -136,89 +192,142 @@ def weight_wave(respondents: pd.DataFrame, margins: pd.DataFrame, *, trim_bounds
     if missing:
         raise ValueError(f"no population figures for districts {missing}")
 
-    n_by_district = frame.groupby("district_code").size()
-    age_total = pop["age_group"].sum(axis=1)
-    frame["base_weight"] = frame["district_code"].map(age_total / n_by_district).astype(float)
+    district, labels = pd.factorize(frame["district_code"], sort=True)
+    district = district.astype(np.int64)
+    nd, nb = len(labels), len(band_order)
+    n_d = np.bincount(district, minlength=nd).astype(np.float64)
+    pop_age = (pop["age_group"].reindex(index=labels, columns=band_order) if "age_group" in pop
+               else pd.DataFrame(np.nan, index=labels, columns=band_order))
+    total = pop_age.sum(axis=1).to_numpy(dtype=np.float64)
+    base = (total / n_d)[district]
+    frame["base_weight"] = base
+    notes: dict[int, list[str]] = {d: ([band_note] if band_note else []) for d in range(nd)}
 
-    sex_targets: dict[str, float] = {}
-    age_targets: dict[str, float] = {}
-    sex_level = pd.Series(index=frame.index, dtype=object)
-    age_level = pd.Series(index=frame.index, dtype=object)
-    notes: dict[str, list[str]] = {}
-    for district, rows in frame.groupby("district_code").groups.items():
-        part = frame.loc[rows]
-        total = float(age_total[district])
-        district_notes = notes.setdefault(district, [])
-        # age: collapse small cells, then one level per (merged) group
-        if band_note:
-            district_notes.append(band_note)
-        counts = part["age_group"].value_counts().to_dict()
-        mapping = collapse_age_groups(counts, min_cell, band_order)
-        merged = sorted(set(mapping.values()) - set(band_order))
-        if merged:
-            district_notes.append("leeftijdsgroepen samengevoegd: " + ", ".join(merged))
-        age_unknown = part["age_group"].isna()
-        age_fixed = float(part.loc[age_unknown, "base_weight"].sum())
-        labels = part["age_group"].map(mapping)
-        age_level.loc[rows] = np.where(age_unknown, district + "|?", district + "|" + labels.astype(str))
-        if age_fixed:
-            age_targets[f"{district}|?"] = age_fixed
-        age_scale = (total - age_fixed) / total if total else 0.0
-        for group, label in mapping.items():
-            key = f"{district}|{label}"
-            age_targets[key] = age_targets.get(key, 0.0) + float(pop.loc[district, ("age_group", group)]) * age_scale
-        # sex: drop the margin when a sex is too thin; missing sex keeps its base-weighted share
-        sex_counts = part["sex"].value_counts()
-        unknown = part["sex"].isna() | ~part["sex"].isin(SEX_LEVELS)
-        if all(sex_counts.get(s, 0) >= min_cell for s in SEX_LEVELS):
-            fixed = float(part.loc[unknown, "base_weight"].sum())
-            sex_pop = np.array([float(pop.loc[district, ("sex", s)]) for s in SEX_LEVELS])
-            scale = (total - fixed) / sex_pop.sum()
-            for s, count in zip(SEX_LEVELS, sex_pop):
-                sex_targets[f"{district}|{s}"] = count * scale
-            sex_level.loc[rows] = np.where(unknown, district + "|?", district + "|" + part["sex"].astype(str))
-            if fixed:
-                sex_targets[f"{district}|?"] = fixed
-        else:
-            district_notes.append("geslacht niet gewogen (te weinig mannen of vrouwen)")
-            sex_level.loc[rows] = district + "|*"
-            sex_targets[f"{district}|*"] = total
-    frame["_rake_sex"] = sex_level.astype(str)
-    frame["_rake_age"] = age_level.astype(str)
+    # age: collapse small cells per district, then one level per (merged) group, `?` for an unknown age
+    band = pd.Index(band_order).get_indexer(frame["age_group"].astype(object))
+    known = band >= 0
+    counts = np.bincount(district[known] * nb + band[known], minlength=nd * nb).reshape(nd, max(nb, 1)) \
+        if nb else np.zeros((nd, 0), dtype=np.int64)
+    group_start = np.tile(np.arange(nb), (nd, 1))
+    patterns: dict[tuple[int, ...], tuple[np.ndarray, list[str]]] = {}
+    for d in range(nd):
+        key = tuple(int(c) for c in counts[d])
+        hit = patterns.get(key)
+        if hit is None:
+            mapping = collapse_age_groups(dict(zip(band_order, key)), min_cell, band_order)
+            first: dict[str, int] = {}
+            for position, b in enumerate(band_order):
+                first.setdefault(mapping[b], position)  # a merged group is coded by its youngest band
+            hit = (np.array([first[mapping[b]] for b in band_order], dtype=np.int64),
+                   sorted(set(mapping.values()) - set(band_order)))
+            patterns[key] = hit
+        group_start[d] = hit[0]
+        if hit[1]:
+            notes[d].append("leeftijdsgroepen samengevoegd: " + ", ".join(hit[1]))
+    age_slots = nb + 1
+    age_code = district * age_slots + np.where(known, group_start[district, np.maximum(band, 0)], nb)
+    age_fixed = np.bincount(district[~known], weights=base[~known], minlength=nd)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        age_scale = np.where(total != 0, (total - age_fixed) / total, 0.0)
+    scaled = pop_age.to_numpy(dtype=np.float64) * age_scale[:, None]
+    age_keys = (np.arange(nd)[:, None] * age_slots + group_start).ravel()
+    age_tot = np.full(nd * age_slots, np.nan)
+    age_tot[np.unique(age_keys)] = 0.0
+    np.add.at(age_tot, age_keys, scaled.ravel())
+    has_unknown_age = age_fixed != 0
+    age_tot[np.flatnonzero(has_unknown_age) * age_slots + nb] = age_fixed[has_unknown_age]
+
+    # sex: drop the margin when a sex is too thin; a missing sex keeps its base-weighted share
+    sex = frame["sex"].astype(object)
+    is_m = (sex == "m").to_numpy(dtype=bool)
+    is_v = (sex == "v").to_numpy(dtype=bool)
+    unknown = ~(is_m | is_v)
+    n_m = np.bincount(district[is_m], minlength=nd)
+    n_v = np.bincount(district[is_v], minlength=nd)
+    weighted = (n_m >= min_cell) & (n_v >= min_cell)
+    fixed = np.bincount(district[unknown], weights=base[unknown], minlength=nd)
+    pop_sex = (pop["sex"].reindex(index=labels, columns=list(SEX_LEVELS)).to_numpy(dtype=np.float64)
+               if "sex" in pop else np.full((nd, 2), np.nan))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sex_scale = (total - fixed) / pop_sex.sum(axis=1)
+    slot = np.where(is_m, 0, np.where(is_v, 1, 2))
+    sex_code = district * _SEX_SLOTS + np.where(weighted[district], slot, 3)
+    sex_tot = np.full(nd * _SEX_SLOTS, np.nan)
+    yes = np.flatnonzero(weighted)
+    sex_tot[yes * _SEX_SLOTS] = pop_sex[yes, 0] * sex_scale[yes]
+    sex_tot[yes * _SEX_SLOTS + 1] = pop_sex[yes, 1] * sex_scale[yes]
+    with_fixed = yes[fixed[yes] != 0]
+    sex_tot[with_fixed * _SEX_SLOTS + 2] = fixed[with_fixed]
+    no = np.flatnonzero(~weighted)
+    sex_tot[no * _SEX_SLOTS + 3] = total[no]
+    for d in no:
+        notes[int(d)].append("geslacht niet gewogen (te weinig mannen of vrouwen)")
+    frame["_rake_sex"] = sex_code
+    frame["_rake_age"] = age_code
+
+    def spec(tot: np.ndarray) -> dict[int, float]:
+        present = np.flatnonzero(~np.isnan(tot))
+        return dict(zip(present.tolist(), tot[present].tolist()))
+
     # raking requires equal grand totals: the age targets define the total of every district
     design = SurveyDesign(frame, weights="base_weight", strata="district_code")
-    raked, used_bounds = _rake_with_widening(design, {"_rake_sex": sex_targets, "_rake_age": age_targets},
-                                             trim_bounds, max_iter)
-    if used_bounds != trim_bounds:
-        wide = "onbegrensd" if used_bounds is None else f"[{used_bounds[0]:g}, {used_bounds[1]:g}]"
-        for district in notes:
-            notes[district].append(f"afkapgrenzen verruimd tot {wide}")
-    trim_bounds = used_bounds or (0.0, float("inf"))
+    rake_margins = {"_rake_sex": spec(sex_tot), "_rake_age": spec(age_tot)}
+    candidates = bound_candidates(trim_bounds)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        raked = design.rake(rake_margins, max_iter=max_iter, tol=1e-6, bounds=candidates[0])
+    codes_list = [sex_code, age_code]
+    totals_list = [np.nan_to_num(sex_tot), np.nan_to_num(age_tot)]
+    slots = [_SEX_SLOTS, age_slots]
+    chosen: dict[int, int] = {}
+    if not raked.calibration.converged:
+        failing = _failing_blocks(raked.weights.to_numpy(), codes_list, totals_list, slots, 1e-6)
+        chosen = _widen_per_district(base, district, codes_list, totals_list, slots, failing, candidates,
+                                     max_iter, 1e-6)
+        if chosen:
+            low = np.full(nd, candidates[0][0])
+            high = np.full(nd, candidates[0][1])
+            for d, position in chosen.items():
+                bounds_d = candidates[position]
+                low[d], high[d] = (0.0, np.inf) if bounds_d is None else bounds_d
+                wide = "onbegrensd" if bounds_d is None else f"[{bounds_d[0]:g}, {bounds_d[1]:g}]"
+                notes[d].append(f"afkapgrenzen verruimd tot {wide}")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                raked = design.rake(rake_margins, max_iter=max_iter, tol=1e-6,
+                                    bounds=(low[district], high[district]))
     frame["weight"] = raked.weights.to_numpy()
     report = raked.calibration
+    row_low = np.full(nd, candidates[0][0])
+    row_high = np.full(nd, candidates[0][1])
+    for d, position in chosen.items():
+        bounds_d = candidates[position]
+        row_low[d], row_high[d] = (0.0, np.inf) if bounds_d is None else bounds_d
 
-    g = frame["weight"] / frame["base_weight"]
-    on_bound = (np.isclose(g, trim_bounds[0]) | np.isclose(g, trim_bounds[1]))
-    grouped = frame.assign(_on_bound=on_bound).groupby("district_code")
-    diagnostics = grouped.agg(n=("weight", "size"), trimmed=("_on_bound", "sum"))
-    w = frame["weight"]
-    stats = frame.assign(w2=w ** 2).groupby("district_code").agg(sw=("weight", "sum"), sw2=("w2", "sum"),
-                                                                 n=("weight", "size"))
-    diagnostics["deff"] = stats["n"] * stats["sw2"] / stats["sw"] ** 2
-    diagnostics["n_eff"] = stats["n"] / diagnostics["deff"]
-    diagnostics["converged"] = bool(report.converged)
+    w = frame["weight"].to_numpy()
+    g = w / base
+    on_bound = np.isclose(g, row_low[district]) | np.isclose(g, row_high[district])
+    failing_now = set(_failing_blocks(w, codes_list, totals_list, slots, 1e-6).tolist())
+    sw = np.bincount(district, weights=w, minlength=nd)
+    sw2 = np.bincount(district, weights=w * w, minlength=nd)
+    diagnostics = pd.DataFrame({"district_code": labels.astype(object), "n": n_d.astype(np.int64),
+                                "trimmed": np.bincount(district, weights=on_bound, minlength=nd).astype(np.int64)})
+    diagnostics["deff"] = n_d * sw2 / sw ** 2
+    diagnostics["n_eff"] = n_d / diagnostics["deff"]
+    diagnostics["converged"] = [d not in failing_now for d in range(nd)]
     diagnostics["iterations"] = int(report.iterations)
-    diagnostics["collapsed"] = [("; ".join(notes.get(d, [])) or None) for d in diagnostics.index]
-    warnings = []
-    for district, row in diagnostics.iterrows():
+    diagnostics["collapsed"] = [("; ".join(notes[d]) or None) for d in range(nd)]
+    warning_texts = []
+    for d, (deff, trimmed, converged) in enumerate(zip(diagnostics["deff"], diagnostics["trimmed"],
+                                                       diagnostics["converged"])):
         reasons = []
-        if row["deff"] > 2.5:
-            reasons.append(f"ontwerpeffect {row['deff']:.1f} (> 2,5)")
-        if row["trimmed"] > 0:
-            reasons.append(f"{int(row['trimmed'])} gewichten afgekapt")
-        if not report.converged:
+        if deff > 2.5:
+            reasons.append(f"ontwerpeffect {deff:.1f} (> 2,5)")
+        if trimmed > 0:
+            reasons.append(f"{int(trimmed)} gewichten afgekapt")
+        if not converged:
             reasons.append("weging niet geconvergeerd")
-        district_notes = notes.get(district, [])
+        district_notes = notes[d]
         if any(note.startswith("leeftijdsgroepen samengevoegd") for note in district_notes):
             reasons.append("cellen samengevoegd")
         if any(note.startswith("geslacht niet gewogen") for note in district_notes):
@@ -227,8 +336,11 @@ def weight_wave(respondents: pd.DataFrame, margins: pd.DataFrame, *, trim_bounds
             reasons.append("leeftijd niet gewogen")
         if any(note.startswith("afkapgrenzen verruimd") for note in district_notes):
             reasons.append("afkapgrenzen verruimd")
-        warnings.append("; ".join(reasons) or None)
-    diagnostics["warning"] = warnings
-    diagnostics = diagnostics.reset_index()
+        warning_texts.append("; ".join(reasons) or None)
+    diagnostics["warning"] = warning_texts
+    diagnostics = diagnostics[["district_code", "n", "trimmed", "deff", "n_eff", "converged", "iterations",
+                               "collapsed", "warning"]]
+    bounds = pd.DataFrame({"district_code": labels.astype(object), "bound_low": row_low, "bound_high": row_high,
+                           "widened": [d in chosen for d in range(nd)]})
     weights = frame[["respondent_pid", "source_row", "district_code", "base_weight", "weight"]].copy()
-    return WeightingResult(design=raked, weights=weights, diagnostics=diagnostics)
+    return WeightingResult(design=raked, weights=weights, diagnostics=diagnostics, bounds=bounds)
