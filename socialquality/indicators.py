@@ -242,29 +242,32 @@ def composite_index(indicators: pd.DataFrame, catalogue: Catalogue, municipality
     scaled = pd.concat(scaled_parts, ignore_index=True)
     needed = {c: max(1, int(np.ceil(sum(1 for i in in_index if i.condition == c) / 2))) for c in catalogue.conditions}
 
-    cov_lookup: dict[tuple[str, str, str, str], float] = {}
+    keys = ["wave", "district_code", "condition"]
+    scaled["w_norm"] = scaled["weight"] / scaled.groupby(keys)["weight"].transform("sum")
+    scaled["_value"] = scaled["w_norm"] * scaled["scaled"]
+    scaled["_variance"] = (scaled["w_norm"] * scaled["scaled_se"]) ** 2
+    scaled["_coef"] = scaled["w_norm"] * scaled["per_unit"]  # d index / d indicator
+    scaled["_unknown"] = scaled["_variance"].isna().astype(int)  # an indicator without SE: no interval
+    index = scaled.groupby(keys).agg(index=("_value", "sum"), variance=("_variance", "sum"),
+                                     unknown=("_unknown", "sum"), n_indicators=("indicator_id", "size")).reset_index()
+    index.loc[index.pop("unknown") > 0, "variance"] = np.nan
     if covariances is not None and not covariances.empty:
-        for row in covariances.itertuples(index=False):
-            cov_lookup[(row.wave, row.district_code, row.indicator_a, row.indicator_b)] = row.cov
-            cov_lookup[(row.wave, row.district_code, row.indicator_b, row.indicator_a)] = row.cov
-
-    def combine(group: pd.DataFrame) -> pd.Series:
-        w = (group["weight"] / group["weight"].sum()).to_numpy()
-        value = float((w * group["scaled"]).sum())
-        scaled_se = group["scaled_se"].to_numpy()
-        variance = float(((w * scaled_se) ** 2).sum())
-        ids = group["indicator_id"].tolist()
-        wave, district = group.name[0], group.name[1]
-        for j in range(len(ids)):
-            for k in range(j + 1, len(ids)):
-                cov = cov_lookup.get((wave, district, ids[j], ids[k]))
-                if cov is not None and np.isfinite(cov):
-                    per_unit = group["per_unit"].to_numpy()
-                    variance += 2 * (w[j] * per_unit[j]) * (w[k] * per_unit[k]) * cov
-        se = float(np.sqrt(max(variance, 0.0)))
-        return pd.Series({"index": value, "se": se, "n_indicators": len(group)})
-
-    index = scaled.groupby(["wave", "district_code", "condition"]).apply(combine, include_groups=False).reset_index()
+        # each unordered pair of indicators of one district and wave once (the last given value)
+        cov = covariances[["wave", "district_code", "indicator_a", "indicator_b", "cov"]].copy()
+        swap = cov["indicator_a"] > cov["indicator_b"]
+        cov.loc[swap, ["indicator_a", "indicator_b"]] = cov.loc[swap, ["indicator_b", "indicator_a"]].to_numpy()
+        cov = cov.drop_duplicates(["wave", "district_code", "indicator_a", "indicator_b"], keep="last")
+        cov = cov[np.isfinite(pd.to_numeric(cov["cov"], errors="coerce"))]
+        side = scaled[["wave", "district_code", "condition", "indicator_id", "_coef"]]
+        pairs = (cov.merge(side.rename(columns={"indicator_id": "indicator_a", "_coef": "coef_a"}),
+                           on=["wave", "district_code", "indicator_a"])
+                 .merge(side.rename(columns={"indicator_id": "indicator_b", "_coef": "coef_b"}),
+                        on=["wave", "district_code", "indicator_b", "condition"]))
+        pairs["_term"] = 2 * pairs["coef_a"] * pairs["coef_b"] * pairs["cov"].astype(float)
+        extra = pairs.groupby(keys)["_term"].sum()
+        index = index.merge(extra.rename("_extra").reset_index(), on=keys, how="left")
+        index["variance"] = index["variance"] + index.pop("_extra").fillna(0.0)
+    index["se"] = np.sqrt(np.maximum(index["variance"].to_numpy(dtype=float), 0.0))
     index = index[index["n_indicators"] >= index["condition"].map(needed)]
     index["ci_low"] = index["index"] - 1.959964 * index["se"]
     index["ci_high"] = index["index"] + 1.959964 * index["se"]
@@ -278,10 +281,6 @@ def composite_index(indicators: pd.DataFrame, catalogue: Catalogue, municipality
     previous["position"] = previous["position"] + 1
     joined = scaled.merge(previous[["district_code", "indicator_id", "position", "scaled"]],
                           on=["district_code", "indicator_id", "position"], suffixes=("", "_prev"))
-    weight_sum = scaled.groupby(["wave", "district_code", "condition"])["weight"].transform("sum")
-    scaled["w_norm"] = scaled["weight"] / weight_sum
-    joined = joined.merge(scaled[["wave", "district_code", "indicator_id", "w_norm"]],
-                          on=["wave", "district_code", "indicator_id"])
     joined["contribution"] = joined["w_norm"] * (joined["scaled"] - joined["scaled_prev"])
     decomposition = joined[["wave", "district_code", "condition", "indicator_id", "contribution"]]
     return index[["wave", "district_code", "condition", "index", "ci_low", "ci_high", "n_indicators"]], decomposition
