@@ -102,8 +102,14 @@ def assign_bands(age: pd.Series, survey_band: pd.Series, targets: Sequence[Band]
     age lies outside every target band."""
     targets = sorted(targets)
     ages = pd.to_numeric(age, errors="coerce").to_numpy(dtype=float)
-    lows = np.array([parse_band(b).low if parse_band(b) else np.nan for b in survey_band.astype("object")],
-                    dtype=float) if survey_band is not None else np.full(len(ages), np.nan)
+    if survey_band is not None:  # parse each distinct label once, not once per respondent
+        codes, labels = pd.factorize(survey_band.astype("object"), use_na_sentinel=True)
+        parsed = [parse_band(label) for label in labels]
+        low_of = np.array([b.low if b is not None else np.nan for b in parsed] + [np.nan],
+                          dtype=float)  # the last slot: missing band (code -1)
+        lows = low_of[codes]
+    else:
+        lows = np.full(len(ages), np.nan)
     point = np.where(np.isnan(ages), lows, ages)
     result = np.full(len(point), None, dtype=object)
     for band in targets:

@@ -52,8 +52,12 @@ def in_age_group(scored: pd.DataFrame, age_min: float | None, age_max: float | N
         by_years &= age <= age_max
     if "age_group" not in scored:
         return by_years & age.notna()
-    bands = scored["age_group"].astype("object").map(parse_band)
-    by_band = bands.map(lambda b: b is not None and b.within(age_min, age_max))
+    # parse each distinct band label once (not once per respondent)
+    codes, labels = pd.factorize(scored["age_group"].astype("object"), use_na_sentinel=True)
+    parsed = [parse_band(label) for label in labels]
+    inside = np.array([b is not None and b.within(age_min, age_max) for b in parsed] + [False],
+                      dtype=bool)  # the last slot: missing band (code -1)
+    by_band = pd.Series(inside[codes], index=scored.index)
     return by_years.where(age.notna(), by_band).astype(bool)
 
 

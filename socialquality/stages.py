@@ -575,17 +575,24 @@ def _scored_wave(m: Monitor, wave: str) -> pd.DataFrame:
     return add_indicator_variables(score_scales(clean, codebook), m.catalogue)
 
 
-def _weighted_wave(m: Monitor, wave: str):
+def _weighted_wave(m: Monitor, wave: str, *, reuse: bool = False):
     """The wave raked to the district population (a WeightingResult), computed once per state.
 
     wave_weights stores its weights and wave_indicators estimates from its design; the design
     (not the stored weights) is what the SEs need, because they account for the raking. Within
     one process the result is kept for the next stage, keyed by a fingerprint of the wave's state.
+    Across processes (Dagster's multiprocess executor runs each stage in its own), the weighting
+    stage leaves the scored rows and their weights in a cache file next to the answers
+    (`weighted-<key>.parquet`); with `reuse` the estimation stage reads that file instead of
+    reading the wave back from the warehouse, scoring and raking it again, and only rebuilds the
+    calibration matrices (`weight_wave(fitted_weights=...)`).
     """
+    from socialquality.warehouse.microdata import read_weighted_wave, write_weighted_wave
     from socialquality.weighting import weight_wave
 
     key = (m.settings.warehouse_url, m.codebook.survey, wave)
-    fingerprint = (_wave_fingerprint(m, wave), m.catalogue.path, m.settings.trim_bounds, m.settings.min_cell)
+    state = _wave_fingerprint(m, wave)
+    fingerprint = (state, m.catalogue.path, m.settings.trim_bounds, m.settings.min_cell)
     cached = _WEIGHTED_CACHE.get(key)
     if cached is not None and cached[0] == fingerprint:
         return cached[1]
@@ -598,11 +605,40 @@ def _weighted_wave(m: Monitor, wave: str):
         from socialquality.agebands import sorted_bands
 
         survey_bands = sorted_bands(set(codebook.age_group_codes.values()))
-    result = weight_wave(_scored_wave(m, wave), margins, trim_bounds=m.settings.trim_bounds,
-                         min_cell=m.settings.min_cell, survey_bands=survey_bands)
+    file_key = _weighted_file_key(m, fingerprint, margins)
+    usable_rows = sum(count for status, count in state[0] if status in ("clean", "released"))
+    options = {"trim_bounds": m.settings.trim_bounds, "min_cell": m.settings.min_cell, "survey_bands": survey_bands}
+    stored = read_weighted_wave(m.microdata_dir(), codebook.survey, wave, file_key, usable_rows) if reuse else None
+    if stored is not None:
+        fitted = stored.pop("_weight").to_numpy(dtype=float)
+        result = weight_wave(stored, margins, fitted_weights=fitted, **options)
+        result.reused = True
+    else:
+        scored = _scored_wave(m, wave)
+        result = weight_wave(scored, margins, **options)
+        keep = [c for c in scored.columns if c in _WEIGHTED_COLUMNS or c.startswith("ind__")]
+        write_weighted_wave(m.microdata_dir(), codebook.survey, wave, file_key,
+                            scored[keep].assign(_weight=result.weights["weight"].to_numpy()))
     _WEIGHTED_CACHE.clear()  # one wave at a time: memory stays bounded
     _WEIGHTED_CACHE[key] = (fingerprint, result)
     return result
+
+
+#: The columns of the scored wave the estimation stage needs besides the indicator variables (ind__*):
+#: the keys, the weighting variables and the areas of the small-area estimates.
+_WEIGHTED_COLUMNS = ("respondent_pid", "source_row", "district_code", "buurt_code", "sex", "age", "age_group")
+
+
+def _weighted_file_key(m: Monitor, fingerprint: tuple, margins: pd.DataFrame) -> str:
+    """What the cached weighted rows depend on: the wave's rows and validation, codebook, catalogue
+    (its text), weighting settings, the population margins and the code."""
+    import hashlib
+
+    catalogue_text = Path(m.catalogue.path).read_bytes() if m.catalogue.path and Path(m.catalogue.path).is_file() else b""
+    margins_hash = int(pd.util.hash_pandas_object(margins.sort_index(axis=1), index=False).sum())
+    digest = hashlib.sha256(repr((fingerprint, margins_hash, code_version(), __version__)).encode())
+    digest.update(catalogue_text)
+    return digest.hexdigest()[:24]
 
 
 def _mark_failed(m: Monitor, wave: str, stage: str, error: Exception, run_id: str) -> None:
@@ -671,7 +707,8 @@ def _estimate_wave(m: Monitor, wave: str, run_id: str) -> dict[str, Any]:
     codebook, catalogue = m.codebook, m.catalogue
     if read_table(m.engine, s.weighting_diagnostics, survey=codebook.survey, wave=wave).empty:
         raise SocialQualityError(f"wave {wave} has no weights; materialise wave_weights first")
-    design = _weighted_wave(m, wave).design
+    weighted = _weighted_wave(m, wave, reuse=True)
+    design = weighted.design
     indicators = estimate_indicators(design, catalogue, wave, m.settings.municipality)
     covariances = indicator_covariances(design, catalogue, wave, m.settings.municipality)
     receipts = read_table(m.engine, s.file_receipts, survey=codebook.survey, wave=wave)
@@ -694,7 +731,9 @@ def _estimate_wave(m: Monitor, wave: str, run_id: str) -> dict[str, Any]:
     return {"rows": len(indicators), "indicators": int(indicators["indicator_id"].nunique()),
             "districts": int(indicators["district_code"].nunique()) - 1,
             "suppressed": int(indicators["suppressed"].sum()), "lineage_id": int(lineage_id),
-            "indicators_without_respondents": ", ".join(absent) or "-", **small_areas}
+            "indicators_without_respondents": ", ".join(absent) or "-",
+            "weights": "read back from the weighting stage" if weighted.reused else "raked in this stage",
+            **small_areas}
 
 
 def _small_area_stage(m: Monitor, design: Any, wave: str) -> dict[str, Any]:

@@ -453,7 +453,7 @@ class SurveyDesign:
 
     # ------------------------------------------------------------------ raking
     def rake(self, margins: Mapping[str, Mapping[Any, float]], max_iter: int = 100,
-             tol: float = 1e-6, bounds: tuple[float, float] | None = None) -> SurveyDesign:
+             tol: float = 1e-6, bounds: Any = None, *, fitted: np.ndarray | None = None) -> SurveyDesign:
         """Rake (iterative proportional fitting) the weights to population margins.
 
         Args:
@@ -472,6 +472,9 @@ class SurveyDesign:
                 solves ``sum d_i clip(g_i r, lower, upper) = T`` per level (bounded raking,
                 as R's ``calibrate(..., calfun="raking", bounds=)``); units on a bound are
                 counted as trimmed.
+            fitted: weights already raked to these margins (e.g. by an earlier stage, read back):
+                the fitting is skipped, the margin errors of ``fitted`` are reported (``iterations``
+                0) and the calibration matrices for the variances are built as after raking.
 
         Returns:
             A NEW design with the raked weights (this design is unchanged).  Its
@@ -558,8 +561,16 @@ class SurveyDesign:
             raise ValueError(f"margins have different grand totals ({detail}); "
                              "rescale them to a common population size first")
 
-        w, iterations, converged, max_abs, max_rel = _ipf(d, codes_list, totals_list,
-                                                          max_iter, tol, bounds)
+        if fitted is None:
+            w, iterations, converged, max_abs, max_rel = _ipf(d, codes_list, totals_list,
+                                                              max_iter, tol, bounds)
+        else:
+            w = np.asarray(fitted, dtype=np.float64).copy()
+            if w.shape != d.shape or not np.isfinite(w).all() or (w < 0).any():
+                raise ValueError("fitted weights must be finite, >= 0 and one per row")
+            iterations = 0
+            max_abs, max_rel = _margin_errors(w, codes_list, totals_list)
+            converged = max_rel <= tol
         pos = d > 0
         g = np.where(pos, w / np.where(pos, d, 1.0), 1.0)
         n_trimmed = 0

@@ -42,6 +42,7 @@ class WeightingResult:
     weights: pd.DataFrame  # respondent_pid, source_row, district_code, base_weight, weight
     diagnostics: pd.DataFrame  # one row per district
     bounds: pd.DataFrame | None = None  # district_code, bound_low, bound_high (g-weights), widened
+    reused: bool = False  # the weights were given (fitted_weights), not raked here
 
 
 def collapse_age_groups(counts: dict[str, int], min_cell: int,
@@ -161,7 +162,8 @@ def _widen_per_district(base: np.ndarray, district: np.ndarray, codes_list: list
 
 
 def weight_wave(respondents: pd.DataFrame, margins: pd.DataFrame, *, trim_bounds: tuple[float, float] = (0.3, 3.0),
-                min_cell: int = 5, max_iter: int = 200, survey_bands=None) -> WeightingResult:
+                min_cell: int = 5, max_iter: int = 200, survey_bands=None,
+                fitted_weights: np.ndarray | None = None) -> WeightingResult:
     """Rake a wave's clean respondents to the population margins of their districts.
 
     respondents: district_code, sex, age (years, may be NA), age_group (the survey's band, used where
@@ -177,6 +179,11 @@ def weight_wave(respondents: pd.DataFrame, margins: pd.DataFrame, *, trim_bounds
     The diagnostics note the widened bounds per district (`afkapgrenzen verruimd tot ...`).
 
     Vectorised over districts and rows: the margin levels are integer codes (district x level).
+
+    `fitted_weights`: the weights this function gave the same respondents and margins before
+    (stored by the weighting stage); the raking is then not repeated, only its calibration
+    matrices are built (for the variances). The diagnostics then count trimming against
+    `trim_bounds` and carry no widening notes.
     """
     frame = respondents.copy().reset_index(drop=True)
     band_of, band_order, band_note = weighting_bands(margins, survey_bands)
@@ -275,12 +282,13 @@ def weight_wave(respondents: pd.DataFrame, margins: pd.DataFrame, *, trim_bounds
     candidates = bound_candidates(trim_bounds)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        raked = design.rake(rake_margins, max_iter=max_iter, tol=1e-6, bounds=candidates[0])
+        raked = design.rake(rake_margins, max_iter=max_iter, tol=1e-6, bounds=candidates[0],
+                            fitted=None if fitted_weights is None else np.asarray(fitted_weights, dtype=float))
     codes_list = [sex_code, age_code]
     totals_list = [np.nan_to_num(sex_tot), np.nan_to_num(age_tot)]
     slots = [_SEX_SLOTS, age_slots]
     chosen: dict[int, int] = {}
-    if not raked.calibration.converged:
+    if not raked.calibration.converged and fitted_weights is None:
         failing = _failing_blocks(raked.weights.to_numpy(), codes_list, totals_list, slots, 1e-6)
         chosen = _widen_per_district(base, district, codes_list, totals_list, slots, failing, candidates,
                                      max_iter, 1e-6)
@@ -316,7 +324,7 @@ def weight_wave(respondents: pd.DataFrame, margins: pd.DataFrame, *, trim_bounds
     diagnostics["n_eff"] = n_d / diagnostics["deff"]
     diagnostics["converged"] = [d not in failing_now for d in range(nd)]
     diagnostics["iterations"] = int(report.iterations)
-    diagnostics["collapsed"] = [("; ".join(notes[d]) or None) for d in range(nd)]
+    diagnostics["collapsed"] = pd.Series([("; ".join(notes[d]) or None) for d in range(nd)], dtype=object)
     warning_texts = []
     for d, (deff, trimmed, converged) in enumerate(zip(diagnostics["deff"], diagnostics["trimmed"],
                                                        diagnostics["converged"])):
@@ -337,7 +345,7 @@ def weight_wave(respondents: pd.DataFrame, margins: pd.DataFrame, *, trim_bounds
         if any(note.startswith("afkapgrenzen verruimd") for note in district_notes):
             reasons.append("afkapgrenzen verruimd")
         warning_texts.append("; ".join(reasons) or None)
-    diagnostics["warning"] = warning_texts
+    diagnostics["warning"] = pd.Series(warning_texts, dtype=object)  # None, not NaN, where nothing is noted
     diagnostics = diagnostics[["district_code", "n", "trimmed", "deff", "n_eff", "converged", "iterations",
                                "collapsed", "warning"]]
     bounds = pd.DataFrame({"district_code": labels.astype(object), "bound_low": row_low, "bound_high": row_high,

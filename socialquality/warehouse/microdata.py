@@ -136,3 +136,38 @@ def microdata_sql_views(engine: Engine) -> list[str]:
     if parts:
         statements.append("CREATE OR REPLACE VIEW answers AS " + " UNION ALL ".join(parts))
     return statements
+
+
+def write_weighted_wave(root: Path, survey: str, wave: str, key: str, frame: pd.DataFrame) -> Path:
+    """Keep a wave's scored, weighted rows for the next stage (`weighted-<key>.parquet`).
+
+    A derived cache next to the answers files, so that the estimation stage -- in its own process
+    under Dagster's multiprocess executor -- does not read the wave back from the warehouse, score
+    it and rake it a second time. `key` identifies the state it was computed from (rows, codebook,
+    catalogue, margins, code); earlier cache files of the wave are deleted. Written completely
+    under a temporary name and renamed, so a reader sees a whole file or none."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = wave_dir(root, survey, wave)
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("weighted-*.parquet"):
+        if old.name != f"weighted-{key}.parquet":
+            old.unlink(missing_ok=True)
+    target = folder / f"weighted-{key}.parquet"
+    temporary = folder / f".weighted-{key}.parquet.tmp"
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), temporary, compression="zstd",
+                   row_group_size=256_000)
+    os.replace(temporary, target)
+    return target
+
+
+def read_weighted_wave(root: Path, survey: str, wave: str, key: str, rows: int) -> pd.DataFrame | None:
+    """The cache written by `write_weighted_wave` for this `key`, or None (absent, or not `rows` rows)."""
+    import pyarrow.parquet as pq
+
+    path = wave_dir(root, survey, wave) / f"weighted-{key}.parquet"
+    if not path.is_file():
+        return None
+    frame = pq.read_table(path).to_pandas()
+    return frame if len(frame) == rows else None
