@@ -109,15 +109,16 @@ def indicator_covariances(design: SurveyDesign, catalogue: Catalogue, wave: str,
         if indicator.in_index and design.data[f"ind__{indicator.id}"].notna().any():
             by_condition.setdefault(indicator.condition, []).append(indicator)
     for members in by_condition.values():
-        for position, first in enumerate(members):
-            for second in members[position + 1:]:
-                a, b = f"ind__{first.id}", f"ind__{second.id}"
-                by_district = design.mean_covariance(a, b, by="district_code")
-                city = design.mean_covariance(a, b)
-                city.insert(0, "district_code", municipality)
-                both = pd.concat([by_district, city], ignore_index=True)
-                both["indicator_a"], both["indicator_b"] = first.id, second.id
-                pieces.append(both)
+        if len(members) < 2:
+            continue
+        variables = [f"ind__{m.id}" for m in members]
+        by_district = design.mean_covariances(variables, by="district_code")
+        city = design.mean_covariances(variables)
+        city.insert(0, "district_code", municipality)
+        both = pd.concat([by_district, city], ignore_index=True)
+        both["indicator_a"] = both.pop("variable_a").str.removeprefix("ind__")
+        both["indicator_b"] = both.pop("variable_b").str.removeprefix("ind__")
+        pieces.append(both)
     columns = ["wave", "district_code", "indicator_a", "indicator_b", "cov"]
     if not pieces:
         return pd.DataFrame(columns=columns)
