@@ -103,7 +103,7 @@ def assign_bands(age: pd.Series, survey_band: pd.Series, targets: Sequence[Band]
     targets = sorted(targets)
     ages = pd.to_numeric(age, errors="coerce").to_numpy(dtype=float)
     if survey_band is not None:  # parse each distinct label once, not once per respondent
-        codes, labels = pd.factorize(survey_band.astype("object"), use_na_sentinel=True)
+        codes, labels = pd.factorize(survey_band, use_na_sentinel=True)
         parsed = [parse_band(label) for label in labels]
         low_of = np.array([b.low if b is not None else np.nan for b in parsed] + [np.nan],
                           dtype=float)  # the last slot: missing band (code -1)

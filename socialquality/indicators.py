@@ -53,7 +53,7 @@ def in_age_group(scored: pd.DataFrame, age_min: float | None, age_max: float | N
     if "age_group" not in scored:
         return by_years & age.notna()
     # parse each distinct band label once (not once per respondent)
-    codes, labels = pd.factorize(scored["age_group"].astype("object"), use_na_sentinel=True)
+    codes, labels = pd.factorize(scored["age_group"], use_na_sentinel=True)
     parsed = [parse_band(label) for label in labels]
     inside = np.array([b is not None and b.within(age_min, age_max) for b in parsed] + [False],
                       dtype=bool)  # the last slot: missing band (code -1)

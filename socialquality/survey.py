@@ -1167,8 +1167,10 @@ def _crosstab_sparse(codes_a: list[np.ndarray], sizes_a: list[int],
             elif (id(cb), id(ca)) in done:
                 block = done[(id(cb), id(ca))].T
             else:
-                keys, inverse = np.unique(ca.astype(np.int64) * kb + cb, return_inverse=True)
-                values = np.bincount(inverse.ravel(), weights=w, minlength=len(keys))
+                # hashing, not sorting: linear in rows (the order of the pairs does not matter)
+                inverse, keys = pd.factorize(ca.astype(np.int64) * kb + cb)
+                keys = np.asarray(keys, dtype=np.int64)
+                values = np.bincount(inverse, weights=w, minlength=len(keys))
                 block = sparse.coo_matrix((values, (keys // kb, keys % kb)), shape=(ka, kb))
             done[(id(ca), id(cb))] = block
             row.append(block)

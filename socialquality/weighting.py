@@ -185,7 +185,7 @@ def weight_wave(respondents: pd.DataFrame, margins: pd.DataFrame, *, trim_bounds
     matrices are built (for the variances). The diagnostics then count trimming against
     `trim_bounds` and carry no widening notes.
     """
-    frame = respondents.copy().reset_index(drop=True)
+    frame = respondents.reset_index(drop=True)  # copy-on-write: the caller's frame is not changed
     band_of, band_order, band_note = weighting_bands(margins, survey_bands)
     margins = margins.copy()
     is_age = margins["variable"] == "age_group"
@@ -195,7 +195,7 @@ def weight_wave(respondents: pd.DataFrame, margins: pd.DataFrame, *, trim_bounds
     survey_band = frame["age_group"] if "age_group" in frame else pd.Series(None, index=frame.index)
     frame["age_group"] = assign_bands(age, survey_band, targets)
     pop = margins.pivot_table(index="district_code", columns=["variable", "level"], values="count", aggfunc="sum")
-    missing = sorted(set(frame["district_code"]) - set(pop.index))
+    missing = sorted(set(frame["district_code"].dropna().unique()) - set(pop.index))
     if missing:
         raise ValueError(f"no population figures for districts {missing}")
 
@@ -245,9 +245,8 @@ def weight_wave(respondents: pd.DataFrame, margins: pd.DataFrame, *, trim_bounds
     age_tot[np.flatnonzero(has_unknown_age) * age_slots + nb] = age_fixed[has_unknown_age]
 
     # sex: drop the margin when a sex is too thin; a missing sex keeps its base-weighted share
-    sex = frame["sex"].astype(object)
-    is_m = (sex == "m").to_numpy(dtype=bool)
-    is_v = (sex == "v").to_numpy(dtype=bool)
+    is_m = (frame["sex"] == "m").to_numpy(dtype=bool, na_value=False)
+    is_v = (frame["sex"] == "v").to_numpy(dtype=bool, na_value=False)
     unknown = ~(is_m | is_v)
     n_m = np.bincount(district[is_m], minlength=nd)
     n_v = np.bincount(district[is_v], minlength=nd)
