@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -96,6 +97,8 @@ def weighting_bands(margins: pd.DataFrame, survey_bands=None) -> tuple[dict[str,
 #: both sides, at most this many times, then no bounds.
 WIDENING_STEPS = 4
 WIDENING_FACTOR = 1.5
+#: Sweeps of the first raking of the whole wave; districts not done by then go on alone.
+FIRST_SWEEPS = 25
 _SEX_SLOTS = 4  # level codes per district in the sex margin: m, v, ? (unknown), * (sex not weighted)
 
 
@@ -127,17 +130,17 @@ def _failing_blocks(w: np.ndarray, codes_list: list[np.ndarray], totals_list: li
 
 def _widen_per_district(base: np.ndarray, district: np.ndarray, codes_list: list[np.ndarray],
                         totals_list: list[np.ndarray], slots: list[int], failing: np.ndarray,
-                        candidates: list[tuple[float, float] | None], max_iter: int, tol: float
-                        ) -> dict[int, int]:
-    """For the districts whose margins cannot be met within the asked bounds: the first wider
-    candidate (index into ``candidates``) with which they can, raking only their own rows; a
-    district that no bounds help gets the last candidate (no bounds).
+                        candidates: list[tuple[float, float] | None], max_iter: int, tol: float,
+                        start: int = 1) -> dict[int, int]:
+    """For the districts whose margins cannot be met within the asked bounds: the first
+    candidate from ``start`` on (index into ``candidates``) with which they can, raking only their
+    own rows; a district that no bounds help gets the last candidate (no bounds).
 
     The margins are nested in the districts (every level belongs to one district), so a district
     rakes the same on its own as within the whole wave."""
     chosen: dict[int, int] = {}
     last = len(candidates) - 1
-    for position in range(1, len(candidates)):
+    for position in range(start, len(candidates)):
         if failing.size == 0:
             break
         rows = np.flatnonzero(np.isin(district, failing))
@@ -279,30 +282,35 @@ def weight_wave(respondents: pd.DataFrame, margins: pd.DataFrame, *, trim_bounds
     design = SurveyDesign(frame, weights="base_weight", strata="district_code")
     rake_margins = {"_rake_sex": spec(sex_tot), "_rake_age": spec(age_tot)}
     candidates = bound_candidates(trim_bounds)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        raked = design.rake(rake_margins, max_iter=max_iter, tol=1e-6, bounds=candidates[0],
-                            fitted=None if fitted_weights is None else np.asarray(fitted_weights, dtype=float))
     codes_list = [sex_code, age_code]
     totals_list = [np.nan_to_num(sex_tot), np.nan_to_num(age_tot)]
     slots = [_SEX_SLOTS, age_slots]
     chosen: dict[int, int] = {}
-    if not raked.calibration.converged and fitted_weights is None:
-        failing = _failing_blocks(raked.weights.to_numpy(), codes_list, totals_list, slots, 1e-6)
-        chosen = _widen_per_district(base, district, codes_list, totals_list, slots, failing, candidates,
-                                     max_iter, 1e-6)
-        if chosen:
-            low = np.full(nd, candidates[0][0])
-            high = np.full(nd, candidates[0][1])
-            for d, position in chosen.items():
-                bounds_d = candidates[position]
-                low[d], high[d] = (0.0, np.inf) if bounds_d is None else bounds_d
-                wide = "onbegrensd" if bounds_d is None else f"[{bounds_d[0]:g}, {bounds_d[1]:g}]"
-                notes[d].append(f"afkapgrenzen verruimd tot {wide}")
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                raked = design.rake(rake_margins, max_iter=max_iter, tol=1e-6,
-                                    bounds=(low[district], high[district]))
+    if fitted_weights is None:
+        # a first, short raking of the whole wave within the asked bounds finds the districts that
+        # are not done yet; they go on raking on their own rows (cheap), and are widened if need be
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            w_first, _, done, *_ = ipf(base, codes_list, totals_list, min(max_iter, FIRST_SWEEPS), 1e-6,
+                                       candidates[0])
+        if not done:
+            failing = _failing_blocks(w_first, codes_list, totals_list, slots, 1e-6)
+            chosen = {d: p for d, p in _widen_per_district(base, district, codes_list, totals_list, slots, failing,
+                                                           candidates, max_iter, 1e-6, start=0).items() if p > 0}
+    bounds_asked: Any = candidates[0]
+    if chosen:  # one pair of bounds per row: the asked ones, wider in the districts that need it
+        low = np.full(nd, candidates[0][0])
+        high = np.full(nd, candidates[0][1])
+        for d, position in sorted(chosen.items()):
+            bounds_d = candidates[position]
+            low[d], high[d] = (0.0, np.inf) if bounds_d is None else bounds_d
+            wide = "onbegrensd" if bounds_d is None else f"[{bounds_d[0]:g}, {bounds_d[1]:g}]"
+            notes[d].append(f"afkapgrenzen verruimd tot {wide}")
+        bounds_asked = (low[district], high[district])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        raked = design.rake(rake_margins, max_iter=max_iter, tol=1e-6, bounds=bounds_asked,
+                            fitted=None if fitted_weights is None else np.asarray(fitted_weights, dtype=float))
     frame["weight"] = raked.weights.to_numpy()
     report = raked.calibration
     row_low = np.full(nd, candidates[0][0])
