@@ -86,7 +86,13 @@ def test_thin_cells_are_collapsed_and_a_thin_sex_is_not_weighted_in_that_distric
     assert others["collapsed"].isna().all()
 
 
-def test_bounds_are_widened_only_in_the_district_that_needs_them():
+@pytest.mark.parametrize("first_sweeps", [1, 25])
+def test_bounds_are_widened_only_in_the_district_that_needs_them(first_sweeps, monkeypatch):
+    """Also when the first raking of the whole wave stops after one sweep: a district that is only
+    slow goes on raking within the asked bounds and is not widened."""
+    import socialquality.weighting as weighting
+
+    monkeypatch.setattr(weighting, "FIRST_SWEEPS", first_sweeps)
     frame, margins = wave(seed=8)
     # WK0004: hardly any young respondents, so their g-weights must be far above the bound 2.5
     skew = (frame["district_code"] == "WK0004") & (frame["age_group"] == "15-24")
