@@ -183,6 +183,7 @@ def run(rows: int, districts: int) -> dict:
     result = weight_wave(frame, margins)
     res["weight_wave_s"] = time.perf_counter() - t0
     res["weight_wave_report"] = str(result.design.calibration)
+    res["widened"] = int(result.bounds["widened"].sum())
     t0 = time.perf_counter()
     design_ww = result.design
     for v in variables:
@@ -210,7 +211,8 @@ def main() -> None:
         print(f"          IPF {r['ipf_iter']} sweeps, rake {r['rake_iter']}; weights max rel. diff "
               f"{r['rake_vs_ipf_maxdiff']:.1e}; estimates max diff {r['est_maxdiff']:.1e}; "
               f"median SE raked/plain {r['se_ratio_median']:.3f}", flush=True)
-        print(f"          weight_wave: {r['weight_wave_report']}", flush=True)
+        print(f"          weight_wave: {r['weight_wave_report']}; bounds widened in {r['widened']} of "
+              f"{r['districts']:,} districts", flush=True)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
