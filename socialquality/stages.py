@@ -594,8 +594,8 @@ def _weighted_wave(m: Monitor, wave: str, *, reuse: bool = False):
     state = _wave_fingerprint(m, wave)
     fingerprint = (state, m.catalogue.path, m.settings.trim_bounds, m.settings.min_cell)
     cached = _WEIGHTED_CACHE.get(key)
-    if cached is not None and cached[0] == fingerprint:
-        return cached[1]
+    if cached is not None and cached[0] == fingerprint and (reuse or not cached[1].reused):
+        return cached[1]  # (the weighting stage itself never takes a read-back result: no widening notes)
     margins = read_table(m.engine, s.population_margins)
     if margins.empty:
         raise SocialQualityError("no population figures in the warehouse: the population step did not complete")
