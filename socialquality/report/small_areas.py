@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from openpyxl.styles import Alignment, Font
 
-from socialquality.report.text_nl import DASH, fmt_int, fmt_interval, fmt_value, is_missing
+from socialquality.i18n import N_, _
+from socialquality.report.text import DASH, fmt_int, fmt_interval, fmt_value, is_missing
 
 if TYPE_CHECKING:  # pragma: no cover
     from socialquality.report.render import Model
 
-MODEL_LABEL = "modelschatting"
-DIRECT_LABEL = "direct"
+MODEL_LABEL = N_("modelschatting")
+DIRECT_LABEL = N_("direct")
 BUURT_PAGE = "buurten.html"
 LEVEL_NAMES = {"district": "wijk", "buurt": "buurt"}
 COLUMNS = ["wave", "level", "area_code", "indicator_id", "parent_code", "n", "direct", "direct_se", "eblup", "mse",
@@ -61,11 +62,11 @@ def model_figure(m: Model, district: str, indicator: str) -> dict | None:
         return None
     unit = m.unit(indicator)
     return {"value": fmt_value(r["estimate"], unit), "interval": fmt_interval(r["ci_low"], r["ci_high"], unit),
-            "source": MODEL_LABEL}
+            "source": _(MODEL_LABEL)}
 
 
 def source_label(source: str) -> str:
-    return MODEL_LABEL if source == "model" else DIRECT_LABEL
+    return _(MODEL_LABEL) if source == "model" else _(DIRECT_LABEL)
 
 
 # ----------------------------------------------------------------------------- buurt page
@@ -105,7 +106,7 @@ def render_buurt_page(m: Model, env: Any, out_dir: Path, fig_dir: Path, buurten:
             values = {r["area_code"]: float(r["estimate"]) * factor for r in rows.to_dict("records")}
             path = maps.choropleth(boundaries, values, fig_dir / f"buurtkaart_{indicator}.png", known=known,
                                    legend_label=f"{m.label(indicator)} {m.latest}" + (" (%)" if unit == "percent" else ""),
-                                   center=centre, outside_label="geen inwoners")
+                                   center=centre, outside_label=_("geen inwoners"))
             figures.append(path)
             figure = {"src": f"figuren/{path.name}", "name": path.name}
         n_model = int((rows["source"] == "model").sum())
@@ -115,7 +116,8 @@ def render_buurt_page(m: Model, env: Any, out_dir: Path, fig_dir: Path, buurten:
             "rows": [{"code": r["area_code"], "name": r["_name"], "district": m.names.get(r["parent_code"],
                                                                                              r["parent_code"]),
                       "value": fmt_value(r["estimate"], unit), "interval": fmt_interval(r["ci_low"], r["ci_high"], unit),
-                      "n": fmt_int(r["n"]), "source": source_label(r["source"])}
+                      "n": fmt_int(r["n"]), "source": source_label(r["source"]),
+                      "is_model": r["source"] == "model"}
                      for r in rows.to_dict("records")],
         })
     without = sorted(c for c, p in population.items() if not p)
