@@ -459,21 +459,23 @@ def _condition_summary(m: Model, cond: str, statuses: dict[str, dict]) -> str:
     if not better and not worse:
         return _("%(theme)s: sinds %(wave)s is in geen van de %(n)s wijken een verandering aangetoond; "
                  "verschillen vallen binnen de onzekerheidsmarges.", theme=name, wave=ref, n=n)
-    if better and index_level:
-        text = _("%(theme)s: sinds %(wave)s is de index in %(k)s van de %(n)s wijken aantoonbaar verbeterd%(names)s",
-                 theme=name, wave=ref, k=len(better), n=n, names=names(better))
-    elif better:
-        text = _("%(theme)s: sinds %(wave)s is in %(k)s van de %(n)s wijken minstens één indicator aantoonbaar "
-                 "verbeterd%(names)s", theme=name, wave=ref, k=len(better), n=n, names=names(better))
-    if better and worse:
-        text += ngettext(" en in %(num)s wijk aantoonbaar verslechterd%(names)s",
-                         " en in %(num)s wijken aantoonbaar verslechterd%(names)s", len(worse), names=names(worse))
-    elif worse and index_level:
-        text = _("%(theme)s: sinds %(wave)s is de index in %(k)s van de %(n)s wijken aantoonbaar verslechterd"
-                 "%(names)s", theme=name, wave=ref, k=len(worse), n=n, names=names(worse))
-    elif worse:
-        text = _("%(theme)s: sinds %(wave)s is in %(k)s van de %(n)s wijken minstens één indicator aantoonbaar "
-                 "verslechterd%(names)s", theme=name, wave=ref, k=len(worse), n=n, names=names(worse))
+    if better:
+        text = (_("%(theme)s: sinds %(wave)s is in %(k)s van de %(n)s wijken aantoonbaar verbeterd%(names)s",
+                  theme=name, wave=ref, k=len(better), n=n, names=names(better)) if index_level else
+                _("%(theme)s: sinds %(wave)s is in %(k)s van de %(n)s wijken minstens één indicator aantoonbaar "
+                  "verbeterd%(names)s", theme=name, wave=ref, k=len(better), n=n, names=names(better)))
+        if worse:
+            text += (ngettext(" en in %(num)s wijk aantoonbaar verslechterd%(names)s",
+                              " en in %(num)s wijken aantoonbaar verslechterd%(names)s", len(worse),
+                              names=names(worse)) if index_level else
+                     ngettext(" en in %(num)s wijk minstens één indicator aantoonbaar verslechterd%(names)s",
+                              " en in %(num)s wijken minstens één indicator aantoonbaar verslechterd%(names)s",
+                              len(worse), names=names(worse)))
+    else:
+        text = (_("%(theme)s: sinds %(wave)s is in %(k)s van de %(n)s wijken aantoonbaar verslechterd%(names)s",
+                  theme=name, wave=ref, k=len(worse), n=n, names=names(worse)) if index_level else
+                _("%(theme)s: sinds %(wave)s is in %(k)s van de %(n)s wijken minstens één indicator aantoonbaar "
+                  "verslechterd%(names)s", theme=name, wave=ref, k=len(worse), n=n, names=names(worse)))
     rest = n - len(set(better) | set(worse))
     if rest:
         text += ngettext("; in de andere wijk is geen verandering aangetoond",
