@@ -146,8 +146,11 @@ def _plain_signals() -> None:
 
 def interventions_frames(register: list[Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(intervention_info, intervention_sites) from :func:`socialquality.catalogue.load_register`."""
-    info = pd.DataFrame([{"intervention_id": i.id, "name": i.name, "kind": i.kind, "sphere": i.sphere or "",
-                          "goal": i.goal, "mechanism": i.mechanism} for i in register],
+    def text(i: Any, key: str) -> str:  # name, goal, mechanism in the report's language (register `*_en`)
+        return i.text(key) if hasattr(i, "text") else getattr(i, key)
+
+    info = pd.DataFrame([{"intervention_id": i.id, "name": text(i, "name"), "kind": i.kind, "sphere": i.sphere or "",
+                          "goal": text(i, "goal"), "mechanism": text(i, "mechanism")} for i in register],
                         columns=data.INFO_COLUMNS)
     sites = pd.DataFrame([{"intervention_id": i.id, "district_code": s.district, "start": s.start.isoformat()}
                           for i in register for s in i.sites], columns=data.SITE_COLUMNS)

@@ -98,6 +98,6 @@ def legend(centre: float = 100.0, span: float = 10.0, unit: str = "index") -> st
         f'<span class="swatch" style="background:{colour(v, centre, span)}"></span>'
         f'<span class="lab">{("≤ " if i == 0 else "≥ " if i == 4 else "")}{fmt_number(v, 0 if v == int(v) else 1)}</span>'
         for i, v in enumerate(steps))
+    no_figure = html.escape(_("geen cijfer (te weinig respondenten)"))
     return (f'<p class="map-legend"><span class="note">{html.escape(unit)}:</span> {cells}'
-            f'<span class="swatch hatch"></span><span class="lab">{html.escape(_("geen cijfer (te weinig respondenten)"))}'
-            '</span></p>')
+            f'<span class="swatch hatch"></span><span class="lab">{no_figure}</span></p>')

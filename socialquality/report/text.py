@@ -128,6 +128,7 @@ EFFECT_VERDICTS = {
     "not_estimable": ("neutral", N_("geen uitspraak mogelijk")),
 }
 SIGNIFICANT = {"improved", "worsened"}
+UNKNOWN = N_("onbekend")
 
 
 def verdict_class(verdict: Any) -> str:
@@ -140,7 +141,7 @@ def verdict_class(verdict: Any) -> str:
 
 
 def change_label(verdict: Any) -> str:
-    return _(CHANGE_VERDICTS.get(str(verdict), ("neutral", N_("onbekend")))[1])
+    return _(CHANGE_VERDICTS.get(str(verdict), ("neutral", UNKNOWN))[1])
 
 
 def effect_label(verdict: Any) -> str:
