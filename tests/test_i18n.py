@@ -438,13 +438,30 @@ def language_problems(text: str, lang: str, ids: dict) -> list[str]:
     return problems
 
 
+def _texts_instead_of_pixels(fig, path, *args, **kwargs) -> None:
+    """Figure.savefig for these tests: the words of a chart or map (titles, axis labels, legends,
+    annotations, tick labels as formatted) go to <png>.txt, so they are checked like the pages;
+    rasterising them would only cost time here (tests/test_report.py checks the images)."""
+    from matplotlib.text import Text
+
+    texts = [t.get_text() for t in fig.findobj(Text) if t.get_text().strip()]
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            texts += [t for t in axis.get_major_formatter().format_ticks(list(axis.get_majorticklocs())) if t]
+    Path(path).write_bytes(b"")
+    Path(f"{path}.txt").write_text("\n".join(texts), encoding="utf-8")
+
+
 @pytest.fixture(scope="module", params=[(c, lang) for c in sorted(CITIES) for lang in LANGUAGES],
                 ids=lambda p: f"{p[0]}-{p[1]}")
 def rendered(request, tmp_path_factory):
+    import matplotlib.figure
+
     city, lang = request.param
     inputs, ids = synthetic_inputs(city, lang)
     out = tmp_path_factory.mktemp(f"report-{city}-{lang}")
-    with use_language(lang):
+    with pytest.MonkeyPatch.context() as mp, use_language(lang):
+        mp.setattr(matplotlib.figure.Figure, "savefig", _texts_instead_of_pixels)
         render_report(inputs, out)
     return city, lang, out, ids
 
@@ -459,6 +476,10 @@ def test_every_page_reads_in_one_language_without_codes(rendered):
         page = path.read_text(encoding="utf-8")
         assert f'<html lang="{lang}">' in page, path
         problems += [f"{path.relative_to(out)}: {p}" for p in language_problems(visible_text(page), lang, ids)]
+    charts = sorted((out / "figuren").glob("*.png.txt"))
+    assert any(p.name.startswith("interventie_") for p in charts) and any(p.name.startswith("kaart_") for p in charts)
+    for path in charts:  # titles, axes, legends and map legends of every figure
+        problems += [f"{path.name}: {p}" for p in language_problems(path.read_text(encoding="utf-8"), lang, ids)]
     assert not problems, "\n".join(problems[:40])
 
 
