@@ -392,11 +392,12 @@ STOP_WORDS = {
     "nl": {"de", "het", "een", "en", "van", "niet", "geen", "met", "voor", "op", "dat", "naar", "bij", "ook", "tot",
            "uit", "aan", "deze", "wordt", "zijn", "er", "u", "dan", "als", "nog", "om", "te", "sinds", "wijk",
            "wijken", "meting", "metingen", "buurt", "buurten", "stad", "marge", "gegevens", "cijfers", "hoger",
-           "lager", "beter", "slechter", "jaar", "kaart", "bron", "wat", "hoe", "zo"},
+           "lager", "beter", "slechter", "jaar", "kaart", "bron", "wat", "hoe", "zo", "trendbreuk", "schatting",
+           "deelnemers"},
     "en": {"the", "and", "not", "with", "for", "this", "that", "from", "by", "than", "are", "has", "have", "been",
            "which", "were", "there", "no", "to", "at", "be", "on", "district", "districts", "wave", "waves",
            "margin", "city", "figures", "higher", "lower", "better", "worse", "year", "source", "what", "how",
-           "neighbourhood", "neighbourhoods"},
+           "neighbourhood", "neighbourhoods", "break", "estimate", "participants"},
 }
 #: proper names and fixed terms that may appear in either language
 ALLOWED = ["CC BY 4.0", "De Jong Gierveld", "Fay-Herriot", "Cantril", "Pearlin", "CBS/PDOK", "CBS", "EBLUP",

@@ -102,7 +102,7 @@ def _series(ax, waves, pos, values: dict[str, tuple[float, float, float]], *, co
     hi = [math.nan if is_missing(v) else float(v) for v in hi]
     if band is not None:
         ax.fill_between(xs, lo, hi, color=band, alpha=0.35, linewidth=0,
-                        label="95%-interval" if label and not dashed else None)
+                        label=_("95%-interval") if label and not dashed else None)
         # isolated points (neighbours missing) get an error bar so their interval stays visible
         for i, x in enumerate(xs):
             left = i > 0 and not math.isnan(lo[i - 1])
@@ -125,7 +125,7 @@ def _breaks(ax, breaks: list[dict], waves, pos, *, label: bool = True) -> None:
             continue
         ax.axvline(x, color="#444444", linestyle=(0, (4, 3)), linewidth=1)
         if label:
-            ax.text(x, 1.0, " trendbreuk", transform=ax.get_xaxis_transform(), fontsize=8, color="#444444",
+            ax.text(x, 1.0, " " + _("trendbreuk"), transform=ax.get_xaxis_transform(), fontsize=8, color="#444444",
                     va="top", ha="left")
 
 
