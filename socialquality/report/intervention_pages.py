@@ -134,7 +134,7 @@ def add_cost_sheets(workbook_path: Path, costs: pd.DataFrame | None, measures: p
     measures = measures if measures is not None else pd.DataFrame(columns=MEASURE_COLUMNS)
 
     wb = load_workbook(workbook_path)
-    for title in ("Kosten per jaar", "Kosten en effect"):
+    for title in (_("Kosten per jaar"), _("Kosten en effect")):
         if title in wb.sheetnames:
             del wb[title]
     fill, font = PatternFill("solid", fgColor="1F3A5F"), Font(bold=True, color="FFFFFF")
@@ -156,13 +156,15 @@ def add_cost_sheets(workbook_path: Path, costs: pd.DataFrame | None, measures: p
     rows = [[names.get(r["intervention_id"], r["intervention_id"]), int(r["year"]), r["budget"], r["actual"],
              r["saving"], r["funding_source"] or DASH, r["participants"], r["feedback_n"], r["note"] or ""]
             for r in costs.sort_values(["intervention_id", "year"]).to_dict("records")] if not costs.empty else []
-    sheet("Kosten per jaar", ["Interventie", "Jaar", "Begroting (€)", "Werkelijke kosten (€)", "Besparing (€)",
-                              "Financiering", "Deelnemers", "Antwoorden deelnemers", "Toelichting"], rows,
+    sheet(_("Kosten per jaar"), [_("Interventie"), _("Jaar"), _("Begroting (€)"), _("Werkelijke kosten (€)"),
+                                 _("Besparing (€)"), _("Financiering"), _("Deelnemers"), _("Antwoorden deelnemers"),
+                                 _("Toelichting")], rows,
           {3: "#,##0", 4: "#,##0", 5: "#,##0", 7: "#,##0", 8: "#,##0"})
-    rows = [[names.get(r["intervention_id"], r["intervention_id"]), MEASURE_NAMES.get(r["measure"], r["measure"]),
+    rows = [[names.get(r["intervention_id"], r["intervention_id"]),
+             _(MEASURE_NAMES[r["measure"]]) if r["measure"] in MEASURE_NAMES else r["measure"],
              r["indicator_id"] or "", r["value"], r["ci_low"], r["ci_high"], r["unit"] or "", r["text_nl"]]
             for r in measures.to_dict("records")] if not measures.empty else []
-    sheet("Kosten en effect", ["Interventie", "Maat", "Indicator / CBS-veld", "Waarde", "95%-interval van",
-                               "95%-interval tot", "Eenheid", "Toelichting"], rows,
+    sheet(_("Kosten en effect"), [_("Interventie"), _("Maat"), _("Indicator / CBS-veld"), _("Waarde"),
+                                  _("95%-interval van"), _("95%-interval tot"), _("Eenheid"), _("Toelichting")], rows,
           {4: "#,##0.00", 5: "#,##0.00", 6: "#,##0.00"})
     wb.save(workbook_path)
