@@ -4,25 +4,48 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from socialquality.codebook import Codebook, read_yaml, validate_against_schema
 from socialquality.errors import CodebookError
+from socialquality.i18n import N_, localised
 
+#: the four conditions of social quality (Dutch msgids; English from the message catalogue)
 CONDITION_NAMES = {
-    "socio_economic_security": "Sociaal-economische zekerheid",
-    "social_inclusion": "Sociale inclusie",
-    "social_cohesion": "Sociale cohesie",
-    "social_empowerment": "Sociale empowerment",
+    "socio_economic_security": N_("Sociaal-economische zekerheid"),
+    "social_inclusion": N_("Sociale inclusie"),
+    "social_cohesion": N_("Sociale cohesie"),
+    "social_empowerment": N_("Sociale empowerment"),
 }
+
+
+class LocalisedNames(Mapping[str, str]):
+    """Names by id in the language of the texts being produced (read at use, not at load)."""
+
+    def __init__(self, nl: Mapping[str, str], en: Mapping[str, str] | None = None):
+        self.nl = dict(nl)
+        self.en = dict(en or {})
+
+    def __getitem__(self, key: str) -> str:
+        return localised(self.nl[key], self.en.get(key))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.nl)
+
+    def __len__(self) -> int:
+        return len(self.nl)
+
+    def __repr__(self) -> str:
+        return f"LocalisedNames({self.nl!r}, en={self.en!r})"
 
 
 @dataclass(frozen=True)
 class Indicator:
     id: str
-    label: str
+    label_nl: str
     unit: str
     source: str
     statistic: str  # mean | share
@@ -34,6 +57,12 @@ class Indicator:
     sex: str | None = None
     in_index: bool = True
     index_weight: float = 1.0
+    label_en: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The label in the language of the texts being produced (socialquality.i18n)."""
+        return localised(self.label_nl, self.label_en)
 
     @property
     def higher_is_better(self) -> bool:
@@ -43,12 +72,17 @@ class Indicator:
 @dataclass(frozen=True)
 class RegisterIndicator:
     id: str
-    label: str
+    label_nl: str
     unit: str
     cbs_field: str
     direction: str
     condition: str
     denominator_field: str | None = None
+    label_en: str | None = None
+
+    @property
+    def label(self) -> str:
+        return localised(self.label_nl, self.label_en)
 
 
 @dataclass(frozen=True)
@@ -57,7 +91,7 @@ class Catalogue:
     survey: str
     base_wave: str
     minimum_respondents: int
-    conditions: dict[str, str]
+    conditions: Mapping[str, str]  # LocalisedNames: id -> name in the current language
     indicators: tuple[Indicator, ...]
     register: tuple[RegisterIndicator, ...]
     path: str
@@ -82,7 +116,8 @@ def load_catalogue(path: str | Path, codebook: Codebook | None = None,
         seen.add(spec["id"])
         target = spec.get("target_group") or {}
         indicators.append(Indicator(
-            id=spec["id"], label=spec["label"], unit=spec.get("unit", "percent"), source=spec["source"],
+            id=spec["id"], label_nl=spec["label"], label_en=spec.get("label_en"), unit=spec.get("unit", "percent"),
+            source=spec["source"],
             statistic=spec["statistic"], values=tuple(float(v) for v in spec.get("values", [])),
             direction=spec["direction"], condition=spec["condition"],
             age_min=target.get("age_min"), age_max=target.get("age_max"), sex=target.get("sex"),
@@ -103,15 +138,15 @@ def load_catalogue(path: str | Path, codebook: Codebook | None = None,
             if problem:
                 raise CodebookError(path, problem, f"indicators/{index} ({indicator.id})")
     register = tuple(
-        RegisterIndicator(id=s["id"], label=s["label"], unit=s.get("unit", "percent"), cbs_field=s["cbs_field"],
-                          direction=s["direction"], condition=s["condition"],
+        RegisterIndicator(id=s["id"], label_nl=s["label"], label_en=s.get("label_en"), unit=s.get("unit", "percent"),
+                          cbs_field=s["cbs_field"], direction=s["direction"], condition=s["condition"],
                           denominator_field=s.get("denominator_field"))
         for s in raw.get("register_indicators", []) or []
     )
     return Catalogue(
         version=int(raw["version"]), survey=raw["survey"], base_wave=str(raw["base_wave"]),
         minimum_respondents=int(raw.get("minimum_respondents", 30)),
-        conditions={**CONDITION_NAMES, **(raw.get("conditions") or {})},
+        conditions=LocalisedNames({**CONDITION_NAMES, **(raw.get("conditions") or {})}, raw.get("conditions_en")),
         indicators=tuple(indicators), register=register, path=str(path),
     )
 
@@ -151,6 +186,12 @@ class Intervention:
     feedback_survey: str | None = None
     #: per year: year, budget, actual (programme) or saving (closure), funding_source, note
     costs: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    #: the English texts of name, goal and mechanism (`name_en`, ... in the register); None: Dutch only
+    english: dict[str, str] = field(default_factory=dict)
+
+    def text(self, key: str) -> str:
+        """name, goal or mechanism in the language of the texts being produced."""
+        return localised(getattr(self, key), self.english.get(key))
 
 
 def load_register(path: str | Path, catalogue: Catalogue | None = None,
@@ -180,6 +221,7 @@ def load_register(path: str | Path, catalogue: Catalogue | None = None,
             age_min=(spec.get("target_group") or {}).get("age_min"), indicators=tuple(spec["indicators"]),
             sites=tuple(sites), activity=tuple(spec.get("activity", []) or []),
             feedback_survey=spec.get("feedback_survey"), costs=costs,
+            english={k: spec[f"{k}_en"] for k in ("name", "goal", "mechanism") if spec.get(f"{k}_en")},
         ))
     ids = [i.id for i in result]
     if len(ids) != len(set(ids)):

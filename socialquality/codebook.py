@@ -147,7 +147,7 @@ class AnswerScale:
 @dataclass(frozen=True)
 class Item:
     id: str
-    text: str
+    text_nl: str
     type: str  # categorical | numeric | text
     scale: AnswerScale | None
     aliases: tuple[str, ...] = ()
@@ -156,6 +156,14 @@ class Item:
     introduced: str | None = None
     dropped: str | None = None
     required: bool = True
+    text_en: str | None = None  # the wording in English (`text_en`), shown in English reports
+
+    @property
+    def text(self) -> str:
+        """The question's wording in the language of the texts being produced (socialquality.i18n)."""
+        from socialquality.i18n import localised
+
+        return localised(self.text_nl, self.text_en)
 
     def asked_in(self, wave: str, wave_order: list[str]) -> bool:
         position = wave_order.index(wave)
@@ -177,8 +185,15 @@ class Wave:
 @dataclass(frozen=True)
 class MethodBreak:
     wave: str
-    description: str
+    description_nl: str
     items: tuple[str, ...] = ()  # empty = the whole questionnaire
+    description_en: str | None = None
+
+    @property
+    def description(self) -> str:
+        from socialquality.i18n import localised
+
+        return localised(self.description_nl, self.description_en)
 
 
 @dataclass(frozen=True)
@@ -390,7 +405,8 @@ def load_codebook(path: str | Path) -> Codebook:
                 raise CodebookError(path, f"{key} names unknown wave {spec[key]!r}", where)
         items[spec["id"]] = Item(
             id=spec["id"],
-            text=spec["text"],
+            text_nl=spec["text"],
+            text_en=spec.get("text_en"),
             type=item_type,
             scale=scale,
             aliases=tuple(spec.get("aliases", [])),
@@ -449,7 +465,8 @@ def load_codebook(path: str | Path) -> Codebook:
         unknown = [i for i in brk.get("items", []) if i not in items]
         if unknown:
             raise CodebookError(path, f"method break names unknown items {unknown}", "method_breaks")
-        breaks.append(MethodBreak(wave=str(brk["wave"]), description=brk["description"], items=tuple(brk.get("items", []))))
+        breaks.append(MethodBreak(wave=str(brk["wave"]), description_nl=brk["description"],
+                                  description_en=brk.get("description_en"), items=tuple(brk.get("items", []))))
 
     sex = raw.get("sex") or {}
     age = raw.get("age") or {}

@@ -192,3 +192,44 @@ def fmt_date(value: date | datetime | str, form: str = "long") -> str:
     if isinstance(value, datetime):
         value = value.date()
     return _format_date(value, format=form, locale=LOCALES[language()])
+
+
+# ---------------------------------------------------------------------------
+# texts from the research department's own files (YAML cannot go through gettext)
+# ---------------------------------------------------------------------------
+
+
+def localised(nl: str, en: str | None = None) -> str:
+    """A text written in the installation's files (indicator labels, question wording, intervention
+    names) in the current language.
+
+    The Dutch text is always there; the English one comes from the file's ``*_en`` field. When it is
+    missing, a text that is one of our own msgids (the default theme names) is translated from the
+    catalogue, anything else is shown in Dutch with a visible flag ("… (Dutch only)") rather than
+    silently mixing languages.
+    """
+    lang = language()
+    if lang == SOURCE_LANGUAGE or not nl:
+        return nl
+    if en:
+        return en
+    translated = translations(lang).gettext(nl)
+    if translated != nl:
+        return translated
+    return _("%(text)s (alleen in het Nederlands)", text=nl)
+
+
+def untranslated(nl: str, en: str | None = None) -> bool:
+    """True when `nl` has no English text (neither an ``*_en`` field nor a catalogue entry)."""
+    return not en and translations("en").gettext(nl) == nl
+
+
+def lower_first(text: str) -> str:
+    """A label inside a sentence: "Eenzaam (De Jong Gierveld, ...)" -> "eenzaam (De Jong Gierveld, ...)".
+
+    Only the first letter is lowered, so proper names inside stay as written; a first word in
+    capitals (an acronym such as "CBS" or "GP") is left alone.
+    """
+    if not text or text[1:2].isupper():
+        return text
+    return text[:1].lower() + text[1:]

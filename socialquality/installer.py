@@ -582,7 +582,7 @@ def _draft_catalogue(codebook: dict, register: bool) -> dict:
 REGISTER_DRAFT = """\
 # Intervention register (docs/codebook.md#3-intervention-register). Example:
 #  - id: sluiting-buurthuis-zuid        # letters, digits, '-', '_', '.'
-#    name: Sluiting buurthuis Zuid
+#    name: Sluiting van buurthuis Zuid
 #    kind: closure                      # programme | closure
 #    indicators: [cohesie]              # catalogue ids where the effect should show
 #    sites:

@@ -20,6 +20,7 @@ from sqlalchemy import and_, select, update
 
 from socialquality import __version__
 from socialquality.errors import InputFileError, SocialQualityError
+from socialquality.i18n import lower_first
 from socialquality.landing import wave_files
 from socialquality.monitor import Monitor, code_version, dumps
 from socialquality.warehouse import schema as s
@@ -957,7 +958,7 @@ def intervention_effects(indicators: pd.DataFrame, register: list[Any], catalogu
             indicator = catalogue.indicator(indicator_id)
             scale = 100.0 if indicator.unit == "percent" else 1.0
             unit = "procentpunt" if indicator.unit == "percent" else "punt"
-            label = indicator.label.lower()
+            label = lower_first(indicator.label)  # "eenzaam (De Jong Gierveld, ...)": names keep their capitals
             panel = indicators[indicators["indicator_id"] == indicator_id].copy()
             panel["time"] = panel["wave"].map(times)
             panel["estimate"] *= scale

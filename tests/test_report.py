@@ -133,7 +133,7 @@ def build_inputs(**overrides) -> ReportInputs:
              district_code="WK036393", indicator_id="eenzaam_65plus", method="its", estimate=np.nan, se=np.nan,
              ci_low=np.nan, ci_high=np.nan, estimable=False, verdict_code="not_estimable",
              verdict_nl="Geen uitspraak mogelijk: te weinig metingen vóór de start.", pretrend_warning=False),
-        dict(intervention_id="sluiting_buurthuis_landlust", intervention_name="Sluiting buurthuis Landlust",
+        dict(intervention_id="sluiting_buurthuis_landlust", intervention_name="Sluiting van buurthuis Landlust",
              kind="closure", district_code="WK036337", indicator_id="cohesie", method="did", estimate=-0.52, se=0.15,
              ci_low=-0.81, ci_high=-0.23, estimable=True, verdict_code="worsened",
              verdict_nl="In de wijk nam Sociale cohesie na de start van het programma af met 0,5 punt vergeleken met "
@@ -159,7 +159,7 @@ def build_inputs(**overrides) -> ReportInputs:
         dict(intervention_id="computerles65", name="Computerlessen voor 65-plussers", kind="programme",
              sphere="institutional", goal="Minder eenzame 65-plussers <script>alert(1)</script>",
              mechanism="Digitale vaardigheden maken contact makkelijker; meer contact vermindert eenzaamheid."),
-        dict(intervention_id="sluiting_buurthuis_landlust", name="Sluiting buurthuis Landlust", kind="closure",
+        dict(intervention_id="sluiting_buurthuis_landlust", name="Sluiting van buurthuis Landlust", kind="closure",
              sphere="institutional", goal="Bezuiniging op accommodaties", mechanism="Minder ontmoeting."),
     ])
     sites = pd.DataFrame([
@@ -249,7 +249,7 @@ def test_html_contents(report):
     assert "Dit is waarschijnlijk geen toeval" in html  # effects.verdict_nl used in the summary
     assert "Computerlessen voor 65-plussers:" in html
     landlust = pages["WK036337"]
-    assert "Sluiting buurthuis Landlust" in landlust and "Bron: CBS" in landlust
+    assert "Sluiting van buurthuis Landlust" in landlust and "Bron: CBS" in landlust
     assert "12,5%" in html or "12,5%" in landlust  # register figure (0-100 as CBS publishes)
 
 

@@ -16,7 +16,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
-from socialquality.report.text_nl import fmt_num, is_missing, verdict_class  # noqa: E402
+from socialquality.i18n import _  # noqa: E402
+from socialquality.report.text import fmt_num, is_missing, verdict_class  # noqa: E402
 
 BRAND = "#1f3a5f"  # dark blue: headings, the main line
 LINE = "#2b6cb0"
@@ -101,7 +102,7 @@ def _series(ax, waves, pos, values: dict[str, tuple[float, float, float]], *, co
     hi = [math.nan if is_missing(v) else float(v) for v in hi]
     if band is not None:
         ax.fill_between(xs, lo, hi, color=band, alpha=0.35, linewidth=0,
-                        label="95%-interval" if label and not dashed else None)
+                        label=_("95%-interval") if label and not dashed else None)
         # isolated points (neighbours missing) get an error bar so their interval stays visible
         for i, x in enumerate(xs):
             left = i > 0 and not math.isnan(lo[i - 1])
@@ -124,7 +125,7 @@ def _breaks(ax, breaks: list[dict], waves, pos, *, label: bool = True) -> None:
             continue
         ax.axvline(x, color="#444444", linestyle=(0, (4, 3)), linewidth=1)
         if label:
-            ax.text(x, 1.0, " trendbreuk", transform=ax.get_xaxis_transform(), fontsize=8, color="#444444",
+            ax.text(x, 1.0, " " + _("trendbreuk"), transform=ax.get_xaxis_transform(), fontsize=8, color="#444444",
                     va="top", ha="left")
 
 
@@ -137,7 +138,7 @@ def trend_chart(waves: Sequence[str], values: dict[str, tuple[float, float, floa
     if reference is not None:
         ax.axhline(reference, color=CITY, linewidth=0.8, linestyle=":")
         # the reference is named in the y-axis label, not on the line (a note there overlapped data labels)
-    _series(ax, waves, pos, values, label="stad", annotate=True)
+    _series(ax, waves, pos, values, label=_("stad"), annotate=True)
     _breaks(ax, breaks, waves, pos)
     _wave_axis(ax, waves, pos)
     ax.set_ylabel(ylabel)
@@ -161,10 +162,10 @@ def district_chart(waves: Sequence[str], panels: list[tuple[str, dict, dict]], b
             continue
         title, district_values, city_values = panels[k]
         ax.axhline(100, color=CITY, linewidth=0.6, linestyle=":")
-        _series(ax, waves, pos, city_values, colour=CITY, band=None, label="stad", dashed=True)
+        _series(ax, waves, pos, city_values, colour=CITY, band=None, label=_("stad"), dashed=True)
         _series(ax, waves, pos, district_values, label=district_name, annotate=True)
         if all(is_missing(district_values.get(w, (math.nan,))[0]) for w in waves):
-            ax.text(0.5, 0.5, "– (te weinig respondenten)", transform=ax.transAxes, ha="center", color=GREY)
+            ax.text(0.5, 0.5, "– (" + _("te weinig respondenten") + ")", transform=ax.transAxes, ha="center", color=GREY)
         # a method break only on the themes whose questions it touches (break["condition_names"])
         own = [b for b in breaks if not b.get("condition_names") or title in b["condition_names"]]
         _breaks(ax, own, waves, pos, label=True)
@@ -223,8 +224,8 @@ def intervention_chart(
         if start_x is not None:
             ax.axvspan(ax.get_xlim()[0], start_x, color="#f0f0f0", zorder=0)
             ax.axvline(start_x, color="#444444", linestyle=(0, (4, 3)), linewidth=1)
-            ax.text(start_x, 1.0, " start", transform=ax.get_xaxis_transform(), fontsize=8, va="top")
-            ax.text(start_x, 0.93, "vóór de start ", transform=ax.get_xaxis_transform(), fontsize=7.5,
+            ax.text(start_x, 1.0, " " + _("start"), transform=ax.get_xaxis_transform(), fontsize=8, va="top")
+            ax.text(start_x, 0.93, _("vóór de start") + " ", transform=ax.get_xaxis_transform(), fontsize=7.5,
                     color="#666666", ha="right", va="top")
         if zero_line_left:
             ax.axhline(0, color="#444444", linewidth=0.8)
@@ -241,16 +242,16 @@ def intervention_chart(
     for y, (label, est, lo, hi, verdict, estimable) in zip(ys, forest):
         colour = VERDICT_COLOURS[verdict_class(verdict)]
         if not estimable or is_missing(est):
-            ax.text(0, y, "geen schatting mogelijk", va="center", ha="center", fontsize=8, color=GREY)
+            ax.text(0, y, _("geen schatting mogelijk"), va="center", ha="center", fontsize=8, color=GREY)
             continue
         if not (is_missing(lo) or is_missing(hi)):
             ax.plot([lo, hi], [y, y], color=colour, linewidth=2.2, solid_capstyle="round")
-        ax.plot([est], [y], marker="D" if label.startswith("alle") else "o", color=colour, markersize=6)
+        ax.plot([est], [y], marker="D" if label == _("alle wijken samen") else "o", color=colour, markersize=6)
     ax.axvline(0, color="#444444", linewidth=0.9)
     ax.set_yticks(ys)
     ax.set_yticklabels([f[0] for f in forest])
     ax.set_ylim(-0.7, len(forest) - 0.3)
-    ax.set_title("Geschat effect (95%-interval)")
+    ax.set_title(_("Geschat effect (95%-interval)"))
     ax.set_xlabel(forest_xlabel)
     ax.xaxis.set_major_formatter(nl_formatter(1))
     ax.grid(axis="x", color="#eeeeee", linewidth=0.6)

@@ -10,7 +10,8 @@ from typing import Any
 
 import pandas as pd
 
-from socialquality.report.text_nl import DASH, fmt_int, fmt_pct, is_missing
+from socialquality.i18n import N_, _
+from socialquality.report.text import DASH, fmt_datetime, fmt_int, fmt_pct, is_missing
 
 PAGE_DIR = "interventies"
 
@@ -19,14 +20,14 @@ MEASURE_ORDER = ["cost_per_year", "saving_per_year", "budget_spent", "cost_per_p
                  "saving_per_resident", "cost_per_point", "effect_not_shown", "effect_wrong_direction",
                  "effect_not_estimable", "measured_change", "demand_change", "demand_cost", "no_costs"]
 MEASURE_NAMES = {
-    "cost_per_year": "Kosten per jaar", "saving_per_year": "Besparing per jaar", "budget_spent": "Besteed van de begroting",
-    "cost_per_participant": "Kosten per deelnemer", "cost_per_participant_more_contacts":
-    "Kosten per deelnemer met meer contacten dankzij de activiteit", "cost_per_resident": "Kosten per inwoner",
-    "cost_per_target_resident": "Kosten per inwoner uit de doelgroep", "saving_per_resident": "Besparing per inwoner",
-    "cost_per_point": "Kosten per punt effect", "effect_not_shown": "Geen effect aangetoond",
-    "effect_wrong_direction": "Effect de verkeerde kant op", "effect_not_estimable": "Effect niet te schatten",
-    "measured_change": "Gemeten verandering in de wijk", "demand_change": "Registercijfer voor latere kosten",
-    "demand_cost": "Kosten van de veranderde vraag", "no_costs": "Kosten",
+    "cost_per_year": N_("Kosten per jaar"), "saving_per_year": N_("Besparing per jaar"), "budget_spent": N_("Besteed van de begroting"),
+    "cost_per_participant": N_("Kosten per deelnemer"), "cost_per_participant_more_contacts":
+    N_("Kosten per deelnemer met meer contacten dankzij de activiteit"), "cost_per_resident": N_("Kosten per inwoner"),
+    "cost_per_target_resident": N_("Kosten per inwoner uit de doelgroep"), "saving_per_resident": N_("Besparing per inwoner"),
+    "cost_per_point": N_("Kosten per punt effect"), "effect_not_shown": N_("Geen effect aangetoond"),
+    "effect_wrong_direction": N_("Effect de verkeerde kant op"), "effect_not_estimable": N_("Effect niet te schatten"),
+    "measured_change": N_("Gemeten verandering in de wijk"), "demand_change": N_("Registercijfer voor latere kosten"),
+    "demand_cost": N_("Kosten van de veranderde vraag"), "no_costs": N_("Kosten"),
 }
 EXCEL_UNSAFE = ("=", "+", "-", "@", "\t", "\r")
 COST_COLUMNS = ["intervention_id", "year", "budget", "actual", "saving", "funding_source", "note", "participants",
@@ -38,7 +39,8 @@ MEASURE_COLUMNS = ["intervention_id", "measure", "indicator_id", "value", "ci_lo
 def _ordered(measures: pd.DataFrame) -> list[dict[str, Any]]:
     rank = {m: i for i, m in enumerate(MEASURE_ORDER)}
     rows = sorted(measures.to_dict("records"), key=lambda r: (rank.get(r["measure"], 99), r.get("id") or 0))
-    return [{"name": MEASURE_NAMES.get(r["measure"], r["measure"]), "text": r["text_nl"], "measure": r["measure"]}
+    return [{"name": _(MEASURE_NAMES[r["measure"]]) if r["measure"] in MEASURE_NAMES else _("Kosten"),
+             "text": r["text_nl"], "measure": r["measure"]}
             for r in rows]
 
 
@@ -65,14 +67,15 @@ def _activity_totals(chain: list[dict[str, Any]], raw: pd.DataFrame) -> dict[str
     more = (raw["feedback_n"] * raw["share_more_contacts"]).sum(min_count=1)
     attributed = (raw["feedback_n"] * raw["share_attributed_to_activity"]).sum(min_count=1)
     return {
-        "delivered": f"{fmt_int(held)} van {fmt_int(planned)} bijeenkomsten gehouden"
+        "delivered": _("%(held)s van %(planned)s bijeenkomsten gehouden", held=fmt_int(held), planned=fmt_int(planned))
                      + (f" ({fmt_pct(held / planned, 0)})" if planned and not is_missing(planned) else ""),
-        "reach": f"{fmt_int(people)} deelnemers" + (f"; doelgroep in de wijken {fmt_int(target)} inwoners "
-                                                   f"({fmt_pct(people / target)})" if target and not is_missing(target)
-                                                   else ""),
-        "feedback": (f"{fmt_int(fb)} deelnemers vulden de vragenlijst in: {fmt_pct(more / fb, 0)} heeft meer contacten, "
-                     f"{fmt_pct(attributed / fb, 0)} zegt dat dat (mede) door de activiteit komt"
-                     if fb >= 5 and not is_missing(more) else "te weinig antwoorden van deelnemers (minder dan 5)"),
+        "reach": _("%(n)s deelnemers", n=fmt_int(people))
+                 + ("; " + _("doelgroep in de wijken %(target)s inwoners (%(share)s)", target=fmt_int(target),
+                             share=fmt_pct(people / target)) if target and not is_missing(target) else ""),
+        "feedback": (_("%(n)s deelnemers vulden de vragenlijst in: %(more)s heeft meer contacten, %(attributed)s zegt "
+                       "dat dat (mede) door de activiteit komt", n=fmt_int(fb), more=fmt_pct(more / fb, 0),
+                       attributed=fmt_pct(attributed / fb, 0))
+                     if fb >= 5 and not is_missing(more) else _("te weinig antwoorden van deelnemers (minder dan 5)")),
     }
 
 
@@ -105,7 +108,9 @@ def render_intervention_pages(inputs: Any, costs: pd.DataFrame | None, measures:
             years=_year_rows(years, iv["is_closure"]) if not years.empty else [],
             measures=_ordered(mine) if not mine.empty else [],
             headline=iv["headline"], latest=inputs.latest_wave,
-            generated=r._dt_nl(inputs.lineage.get("generated_at", "")) if inputs.lineage else "")
+            lang=r.language(),
+            generated=fmt_datetime(inputs.lineage["generated_at"]) if inputs.lineage and inputs.lineage.get(
+                "generated_at") else "")
         path = page_dir / f"{iv['anchor']}.html"
         path.write_text(page, encoding="utf-8")
         paths.append(path)
@@ -129,7 +134,7 @@ def add_cost_sheets(workbook_path: Path, costs: pd.DataFrame | None, measures: p
     measures = measures if measures is not None else pd.DataFrame(columns=MEASURE_COLUMNS)
 
     wb = load_workbook(workbook_path)
-    for title in ("Kosten per jaar", "Kosten en effect"):
+    for title in (_("Kosten per jaar"), _("Kosten en effect")):
         if title in wb.sheetnames:
             del wb[title]
     fill, font = PatternFill("solid", fgColor="1F3A5F"), Font(bold=True, color="FFFFFF")
@@ -151,13 +156,15 @@ def add_cost_sheets(workbook_path: Path, costs: pd.DataFrame | None, measures: p
     rows = [[names.get(r["intervention_id"], r["intervention_id"]), int(r["year"]), r["budget"], r["actual"],
              r["saving"], r["funding_source"] or DASH, r["participants"], r["feedback_n"], r["note"] or ""]
             for r in costs.sort_values(["intervention_id", "year"]).to_dict("records")] if not costs.empty else []
-    sheet("Kosten per jaar", ["Interventie", "Jaar", "Begroting (€)", "Werkelijke kosten (€)", "Besparing (€)",
-                              "Financiering", "Deelnemers", "Antwoorden deelnemers", "Toelichting"], rows,
+    sheet(_("Kosten per jaar"), [_("Interventie"), _("Jaar"), _("Begroting (€)"), _("Werkelijke kosten (€)"),
+                                 _("Besparing (€)"), _("Financiering"), _("Deelnemers"), _("Antwoorden deelnemers"),
+                                 _("Toelichting")], rows,
           {3: "#,##0", 4: "#,##0", 5: "#,##0", 7: "#,##0", 8: "#,##0"})
-    rows = [[names.get(r["intervention_id"], r["intervention_id"]), MEASURE_NAMES.get(r["measure"], r["measure"]),
+    rows = [[names.get(r["intervention_id"], r["intervention_id"]),
+             _(MEASURE_NAMES[r["measure"]]) if r["measure"] in MEASURE_NAMES else r["measure"],
              r["indicator_id"] or "", r["value"], r["ci_low"], r["ci_high"], r["unit"] or "", r["text_nl"]]
             for r in measures.to_dict("records")] if not measures.empty else []
-    sheet("Kosten en effect", ["Interventie", "Maat", "Indicator / CBS-veld", "Waarde", "95%-interval van",
-                               "95%-interval tot", "Eenheid", "Toelichting"], rows,
+    sheet(_("Kosten en effect"), [_("Interventie"), _("Maat"), _("Indicator / CBS-veld"), _("Waarde"),
+                                  _("95%-interval van"), _("95%-interval tot"), _("Eenheid"), _("Toelichting")], rows,
           {4: "#,##0.00", 5: "#,##0.00", 6: "#,##0.00"})
     wb.save(workbook_path)

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import matplotlib
 
+from socialquality.i18n import N_, _
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
@@ -24,7 +26,7 @@ from matplotlib.path import Path as MplPath  # noqa: E402
 
 from socialquality.report.charts import BRAND, GREY_NODATA, nl_formatter, save  # noqa: E402
 
-MAP_SOURCE = "Kaart: CBS/PDOK Wijk- en Buurtkaart 2019 (Bron: CBS, CC BY 4.0)"
+MAP_SOURCE = N_("Kaart: CBS/PDOK Wijk- en Buurtkaart 2019 (Bron: CBS, CC BY 4.0)")
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ def choropleth(
     legend_label: str,
     center: float = 100.0,
     title: str | None = None,
-    outside_label: str = "geen gegevens",
+    outside_label: str | None = None,
 ) -> Path:
     """Fill each district by its value (diverging colours around `center`).
 
@@ -147,10 +149,10 @@ def choropleth(
     handles = []
     if suppressed_seen:
         handles.append(Patch(facecolor=GREY_NODATA, edgecolor="#8c8c8c", hatch="////",
-                             label="te weinig respondenten (–)"))
+                             label=_("te weinig respondenten") + " (–)"))
     if outside_seen:
-        handles.append(Patch(facecolor="#f2f2f2", edgecolor="#bdbdbd", hatch="....", label=outside_label))
+        handles.append(Patch(facecolor="#f2f2f2", edgecolor="#bdbdbd", hatch="....", label=outside_label or _("geen gegevens")))
     if handles:
         ax.legend(handles=handles, loc="lower left", fontsize=8, frameon=True, framealpha=0.9)
-    ax.text(0.0, -0.02, MAP_SOURCE, transform=ax.transAxes, fontsize=7, color="#555555", va="top")
+    ax.text(0.0, -0.02, _(MAP_SOURCE), transform=ax.transAxes, fontsize=7, color="#555555", va="top")
     return save(fig, out_path)

@@ -26,12 +26,9 @@ import pandas as pd
 
 from socialquality.effects.verdict import interval_decimals
 from socialquality.report import charts, data, excel, significance, small_areas, svgmap
-from socialquality.report.text_nl import (
+from socialquality.i18n import N_, _, install_jinja, language, ngettext
+from socialquality.report.text import (
     DASH,
-    KIND_NAMES,
-    METHOD_NAMES,
-    METHOD_SHORT,
-    SPHERE_NAMES,
     change_label,
     change_unit,
     effect_label,
@@ -41,10 +38,16 @@ from socialquality.report.text_nl import (
     fmt_num,
     fmt_pct,
     fmt_value,
+    fmt_datetime,
     fmt_interval,
+    fmt_year,
     is_missing,
-    join_nl,
+    join_words,
+    kind_name,
+    method_long,
+    method_short,
     plural,
+    sphere_name,
     verdict_class,
 )
 
@@ -109,8 +112,11 @@ class ReportOutputs:
 
 
 def _district_chart_job(job: tuple) -> Path:
-    waves, panels, breaks, path, name = job
-    return charts.district_chart(waves, panels, breaks, path, ylabel="index", district_name=name)
+    waves, panels, breaks, path, name, lang = job
+    from socialquality.i18n import use_language
+
+    with use_language(lang):  # forked workers: the language travels with the job
+        return charts.district_chart(waves, panels, breaks, path, ylabel=_("index"), district_name=name)
 
 
 def _draw_district_charts(jobs: list[tuple]) -> list[Path]:
@@ -140,8 +146,11 @@ def _plain_signals() -> None:
 
 def interventions_frames(register: list[Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(intervention_info, intervention_sites) from :func:`socialquality.catalogue.load_register`."""
-    info = pd.DataFrame([{"intervention_id": i.id, "name": i.name, "kind": i.kind, "sphere": i.sphere or "",
-                          "goal": i.goal, "mechanism": i.mechanism} for i in register],
+    def text(i: Any, key: str) -> str:  # name, goal, mechanism in the report's language (register `*_en`)
+        return i.text(key) if hasattr(i, "text") else getattr(i, key)
+
+    info = pd.DataFrame([{"intervention_id": i.id, "name": text(i, "name"), "kind": i.kind, "sphere": i.sphere or "",
+                          "goal": text(i, "goal"), "mechanism": text(i, "mechanism")} for i in register],
                         columns=data.INFO_COLUMNS)
     sites = pd.DataFrame([{"intervention_id": i.id, "district_code": s.district, "start": s.start.isoformat()}
                           for i in register for s in i.sites], columns=data.SITE_COLUMNS)
@@ -162,25 +171,21 @@ def _verdict(verdict: str, text: str | None = None, kind: str = "change") -> dic
     return {"cls": verdict_class(verdict), "label": text or label, "code": verdict}
 
 
-def _dt_nl(value: Any) -> str:
-    months = ["januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september",
-              "oktober", "november", "december"]
-    try:
-        t = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return str(value)
-    return f"{t.day} {months[t.month - 1]} {t.year}, {t:%H:%M}"
-
-
 LINEAGE_LABELS = {
-    "run_id": "Run-id (Dagster)",
-    "git_commit": "Versie van de programmatuur (git-commit)",
-    "generated_at": "Gemaakt op",
-    "codebooks": "Codeboeken",
-    "codebook_versions": "Versies van de codeboeken",
-    "codebook_checksums": "Controlegetallen van de codeboeken",
-    "catalogue_version": "Versie van de indicatorenlijst",
+    "run_id": N_("Run-id (Dagster)"),
+    "git_commit": N_("Versie van de programmatuur (git-commit)"),
+    "generated_at": N_("Gemaakt op"),
+    "codebook": N_("Codeboek"),
+    "codebooks": N_("Codeboeken"),
+    "codebook_versions": N_("Versies van de codeboeken"),
+    "codebook_checksums": N_("Controlegetallen van de codeboeken"),
+    "catalogue_version": N_("Versie van de indicatorenlijst"),
+    "files": N_("Geleverde bestanden (controlegetal)"),
 }
+
+
+def _lineage_label(key: str) -> str:
+    return _(LINEAGE_LABELS[key]) if key in LINEAGE_LABELS else key
 
 
 def _lineage_rows(lineage: dict) -> list[tuple[str, str]]:
@@ -189,15 +194,15 @@ def _lineage_rows(lineage: dict) -> list[tuple[str, str]]:
     def walk(prefix: str, value: Any, label: str) -> None:
         if isinstance(value, dict):
             for k, v in value.items():
-                walk(f"{prefix}.{k}" if prefix else str(k), v, f"{label}: {k}" if label else LINEAGE_LABELS.get(
-                    str(k), str(k)))
+                walk(f"{prefix}.{k}" if prefix else str(k), v, f"{label}: {k}" if label else _lineage_label(
+                    str(k)))
         elif isinstance(value, (list, tuple)):
             rows.append((label, ", ".join(str(v) for v in value)))
         else:
-            rows.append((label, _dt_nl(value) if prefix == "generated_at" else str(value)))
+            rows.append((label, fmt_datetime(value) if prefix == "generated_at" else str(value)))
 
     for key, value in (lineage or {}).items():
-        walk(str(key), value, LINEAGE_LABELS.get(str(key), str(key)))
+        walk(str(key), value, _lineage_label(str(key)))
     return rows
 
 
@@ -357,8 +362,8 @@ def _change_cell(m: Model, district: str, indicator: str, compared_to: str) -> d
     }
 
 
-VS_CITY_LABELS = {"higher": "hoger dan de stad", "lower": "lager dan de stad",
-                  "same": "niet aantoonbaar anders dan de stad"}
+VS_CITY_LABELS = {"higher": N_("hoger dan de stad"), "lower": N_("lager dan de stad"),
+                  "same": N_("niet aantoonbaar anders dan de stad")}
 
 
 def _vs_city(m: Model, district: str, key: str) -> dict | None:
@@ -368,7 +373,7 @@ def _vs_city(m: Model, district: str, key: str) -> dict | None:
     v = m.vs_city.get((district, key, m.latest))
     if v not in VS_CITY_LABELS:  # no test (a figure missing or suppressed)
         return None
-    return {"code": v, "label": VS_CITY_LABELS[v], "sort": {"higher": 1, "same": 0, "lower": -1}[v]}
+    return {"code": v, "label": _(VS_CITY_LABELS[v]), "sort": {"higher": 1, "same": 0, "lower": -1}[v]}
 
 
 def _trend_rows(m: Model, area: str, condition: str) -> list[dict]:
@@ -392,7 +397,7 @@ def _indicator_rows(m: Model, district: str, condition: str) -> list[dict]:
             "label": m.label(ind),
             "in_index": bool(m.cat[ind]["in_index"]),
             "question": str(m.cat[ind].get("question") or "") if not is_missing(m.cat[ind].get("question")) else "",
-            "direction": "hoger is beter" if m.cat[ind]["direction"] == "higher_is_better" else "lager is beter",
+            "direction": _("hoger is beter") if m.cat[ind]["direction"] == "higher_is_better" else _("lager is beter"),
             "value": DASH if suppressed else fmt_value(r["estimate"], unit),
             "interval": DASH if suppressed else fmt_interval(r["ci_low"], r["ci_high"], unit),
             "n": fmt_int(r["n"]) if r is not None else DASH,
@@ -429,10 +434,10 @@ def _district_status(m: Model, district: str, condition: str) -> dict:
         comparable = comparable or r["verdict"] != "not_comparable"
         if r["verdict"] == "improved":
             better += 1
-            chips.append(_verdict("improved", f"beter: {m.label(ind)}"))
+            chips.append(_verdict("improved", _("beter: %(indicator)s", indicator=m.label(ind))))
         elif r["verdict"] == "worsened":
             worse += 1
-            chips.append(_verdict("worsened", f"slechter: {m.label(ind)}"))
+            chips.append(_verdict("worsened", _("slechter: %(indicator)s", indicator=m.label(ind))))
     if not any_row:
         return {"status": "none", "chips": [], "level": "indicator"}
     if not chips:
@@ -445,32 +450,44 @@ def _condition_summary(m: Model, cond: str, statuses: dict[str, dict]) -> str:
     name = m.conditions[cond]
     n = len(statuses)
     if not n or all(s["status"] == "none" for s in statuses.values()) or m.previous is None:
-        return f"{name}: er is nog geen vergelijking met een vorige meting."
+        return _("%(theme)s: er is nog geen vergelijking met een vorige meting.", theme=name)
     better = [m.names[d] for d, s in statuses.items() if s["status"] in ("better", "mixed")]
     worse = [m.names[d] for d, s in statuses.items() if s["status"] in ("worse", "mixed")]
     ref = m.previous
     index_level = any(s["level"] == "index" for s in statuses.values())
 
     def names(lst: list[str]) -> str:
-        return f" ({join_nl(lst)})" if 0 < len(lst) <= 5 else ""
+        return f" ({join_words(lst)})" if 0 < len(lst) <= 5 else ""
 
     if not better and not worse:
-        return (f"{name}: sinds {ref} is in geen van de {n} wijken een verandering aangetoond; "
-                f"verschillen vallen binnen de onzekerheidsmarges.")
-    what = "" if index_level else "minstens één indicator "
+        return _("%(theme)s: sinds %(wave)s is in geen van de %(n)s wijken een verandering aangetoond; "
+                 "verschillen vallen binnen de onzekerheidsmarges.", theme=name, wave=ref, n=n)
     if better:
-        text = f"is in {len(better)} van de {n} wijken {what}aantoonbaar verbeterd{names(better)}"
+        text = (_("%(theme)s: sinds %(wave)s is in %(k)s van de %(n)s wijken aantoonbaar verbeterd%(names)s",
+                  theme=name, wave=ref, k=len(better), n=n, names=names(better)) if index_level else
+                _("%(theme)s: sinds %(wave)s is in %(k)s van de %(n)s wijken minstens één indicator aantoonbaar "
+                  "verbeterd%(names)s", theme=name, wave=ref, k=len(better), n=n, names=names(better)))
         if worse:
-            text += f" en in {plural(len(worse), 'wijk', 'wijken')} {what}aantoonbaar verslechterd{names(worse)}"
+            text += (ngettext(" en in %(num)s wijk aantoonbaar verslechterd%(names)s",
+                              " en in %(num)s wijken aantoonbaar verslechterd%(names)s", len(worse),
+                              names=names(worse)) if index_level else
+                     ngettext(" en in %(num)s wijk minstens één indicator aantoonbaar verslechterd%(names)s",
+                              " en in %(num)s wijken minstens één indicator aantoonbaar verslechterd%(names)s",
+                              len(worse), names=names(worse)))
     else:
-        text = f"is in {len(worse)} van de {n} wijken {what}aantoonbaar verslechterd{names(worse)}"
+        text = (_("%(theme)s: sinds %(wave)s is in %(k)s van de %(n)s wijken aantoonbaar verslechterd%(names)s",
+                  theme=name, wave=ref, k=len(worse), n=n, names=names(worse)) if index_level else
+                _("%(theme)s: sinds %(wave)s is in %(k)s van de %(n)s wijken minstens één indicator aantoonbaar "
+                  "verslechterd%(names)s", theme=name, wave=ref, k=len(worse), n=n, names=names(worse)))
     rest = n - len(set(better) | set(worse))
-    tail = f"; in de andere {plural(rest, 'wijk', 'wijken')} is geen verandering aangetoond" if rest else ""
-    return f"{name}: sinds {ref} {text}{tail}."
+    if rest:
+        text += ngettext("; in de andere wijk is geen verandering aangetoond",
+                         "; in de andere %(num)s wijken is geen verandering aangetoond", rest)
+    return text + "."
 
 
 def _effect_where(m: Model, district: str) -> str:
-    return "alle wijken samen" if not district else m.names.get(district, district)
+    return _("alle wijken samen") if not district else m.names.get(district, district)
 
 
 def _effect_role(r: dict) -> str:
@@ -501,8 +518,8 @@ def _effect_rows(m: Model, eff: pd.DataFrame) -> list[dict]:
             "indicator": m.label(ind),
             "where": _effect_where(m, r["district_code"]),
             "district_code": r["district_code"],
-            "method": METHOD_SHORT.get(r["method"], r["method"]),
-            "method_long": METHOD_NAMES.get(r["method"], r["method"]),
+            "method": method_short(r["method"]),
+            "method_long": method_long(r["method"]),
             "estimate": fmt_change(r["estimate"], unit, digits, factor=f) if estimable else DASH,
             "interval": fmt_change_interval(r["ci_low"], r["ci_high"], unit, digits, factor=f) if estimable else DASH,
             "verdict": _verdict(r["verdict_code"] if estimable else "not_estimable", kind="effect"),
@@ -518,14 +535,16 @@ def _chain_rows(m: Model, ch: pd.DataFrame, eff: pd.DataFrame) -> list[dict]:
         held, planned = r["sessions_held"], r["sessions_planned"]
         delivered = DASH
         if not is_missing(held):
-            delivered = f"{fmt_int(held)} van {fmt_int(planned)}" if not is_missing(planned) else fmt_int(held)
+            delivered = _("%(held)s van %(planned)s", held=fmt_int(held), planned=fmt_int(planned)) \
+                if not is_missing(planned) else fmt_int(held)
             if not is_missing(planned) and planned > 0:
                 delivered += f" ({fmt_pct(held / planned, 0)})"
         reach = DASH
         if not is_missing(r["participants"]):
-            reach = f"{fmt_int(r['participants'])} deelnemers"
+            reach = _("%(n)s deelnemers", n=fmt_int(r["participants"]))
             if not is_missing(r["target_population"]):
-                reach += f" van {fmt_int(r['target_population'])} in de doelgroep"
+                reach = _("%(n)s deelnemers van %(target)s in de doelgroep", n=fmt_int(r["participants"]),
+                          target=fmt_int(r["target_population"]))
             if not is_missing(r["reach"]):
                 reach += f" ({fmt_pct(r['reach'])})"
         d_eff = eff[eff["district_code"] == r["district_code"]]
@@ -536,7 +555,7 @@ def _chain_rows(m: Model, ch: pd.DataFrame, eff: pd.DataFrame) -> list[dict]:
         rows.append({
             "district": m.names.get(r["district_code"], r["district_code"]),
             "district_code": r["district_code"],
-            "year": fmt_num(r["year"], 0).replace(".", "") if not is_missing(r["year"]) else DASH,
+            "year": fmt_year(r["year"]),
             "delivered": delivered,
             "reach": reach,
             "feedback_n": fmt_int(r["feedback_n"]),
@@ -563,7 +582,7 @@ def _intervention_figure(m: Model, iv_id: str, indicator: str, eff: pd.DataFrame
     for r in list(pooled.to_dict("records")) + list(rest.to_dict("records")):
         label = _effect_where(m, r["district_code"])
         if multi:
-            label += f" ({METHOD_SHORT.get(r['method'], r['method'])})"
+            label += f" ({method_short(r['method'])})"
         estimable = bool(r["estimable"]) and not is_missing(r["estimate"])
         forest.append((label, r["estimate"] * f, r["ci_low"] * f, r["ci_high"] * f,
                        r["verdict_code"] if estimable else "not_estimable", estimable))
@@ -578,8 +597,8 @@ def _intervention_figure(m: Model, iv_id: str, indicator: str, eff: pd.DataFrame
                    zip(g["event_time"], g["estimate"], g["ci_low"], g["ci_high"])]
             left.append((_effect_where(m, d), pts))
         start_x = -0.5
-        title_left, xlabel = "Verschil per jaar rond de start", "jaren na de start (0 = startjaar)"
-        ylabel, zero = f"verschil ({cu})", True
+        title_left, xlabel = _("Verschil per jaar rond de start"), _("jaren na de start (0 = startjaar)")
+        ylabel, zero = _("verschil (%(unit)s)", unit=cu), True
     else:
         starts = m.start_years(iv_id)
         pos = charts.wave_positions(m.waves)
@@ -600,13 +619,13 @@ def _intervention_figure(m: Model, iv_id: str, indicator: str, eff: pd.DataFrame
                 pts.append((float(x), r["estimate"] * disp, r["ci_low"] * disp, r["ci_high"] * disp))
             left.append((m.names.get(d, d), pts))
         start_x = -0.5 if aligned else None
-        title_left = "Verloop in de wijk rond de start"
-        xlabel = "jaren na de start (0 = startjaar)" if aligned else "meting"
-        ylabel = {"percent": "% (schatting)", "km": "km"}.get(unit, "score (schatting)")
+        title_left = _("Verloop in de wijk rond de start")
+        xlabel = _("jaren na de start (0 = startjaar)") if aligned else _("meting")
+        ylabel = {"percent": _("% (schatting)"), "km": "km"}.get(unit) or _("score (schatting)")
         zero = False
     return charts.intervention_chart(
         title_left=title_left, left_series=left, start_x=start_x, left_xlabel=xlabel, left_ylabel=ylabel,
-        forest=forest, forest_xlabel=f"effect ({cu})",
+        forest=forest, forest_xlabel=_("effect (%(unit)s)", unit=cu),
         out_path=out / f"interventie_{_slug(iv_id)}_{_slug(indicator)}.png", zero_line_left=zero)
 
 
@@ -631,7 +650,8 @@ def _interventions(m: Model, fig_dir: Path, figures: list[Path]) -> list[dict]:
             if p is not None:
                 figures.append(p)
                 figs.append({"src": f"{FIGURES}/{p.name}", "name": p.name, "indicator": m.label(ind),
-                             "alt": f"Geschat effect van {name} op {m.label(ind)}, met 95%-intervallen"})
+                             "alt": _("Geschat effect van %(intervention)s op %(indicator)s, met 95%%-intervallen",
+                                      intervention=name, indicator=m.label(ind))})
         starts = m.start_years(iv)
         districts = list(dict.fromkeys(list(starts) + [d for d in eff["district_code"] if d] + list(
             ch["district_code"])))
@@ -643,9 +663,9 @@ def _interventions(m: Model, fig_dir: Path, figures: list[Path]) -> list[dict]:
             "id": iv,
             "anchor": f"iv-{_slug(iv)}",
             "name": name,
-            "kind": KIND_NAMES.get(kind, kind),
+            "kind": kind_name(kind),
             "is_closure": kind == "closure",
-            "sphere": SPHERE_NAMES.get(info["sphere"].iloc[0], info["sphere"].iloc[0]) if not info.empty else "",
+            "sphere": sphere_name(info["sphere"].iloc[0]) if not info.empty else "",
             "goal": info["goal"].iloc[0] if not info.empty else "",
             "mechanism": info["mechanism"].iloc[0] if not info.empty else "",
             "districts": [{"code": d, "name": m.names.get(d, d), "start": starts.get(d, "")} for d in districts],
@@ -663,20 +683,23 @@ def _intervention_summary(ivs: list[dict]) -> list[str]:
     for iv in ivs:
         rows = iv["headline"]
         if not rows:
-            lines.append(f"{iv['name']}: er zijn (nog) geen effecten geschat.")
+            lines.append(_("%(intervention)s: er zijn (nog) geen effecten geschat.", intervention=iv["name"]))
             continue
         sig = [r for r in rows if r["verdict"]["cls"] != "neutral"]
         if sig:
             parts = [f"{r['indicator']}, {r['where']}: {r['verdict_nl']}" for r in sig[:3]]
             more = len(rows) - len(sig)
-            tail = (f" Bij {plural(more, 'andere uitkomst', 'andere uitkomsten')} is geen effect aangetoond."
-                    if more else "")
+            tail = (" " + ngettext("Bij %(num)s andere uitkomst is geen effect aangetoond.",
+                                   "Bij %(num)s andere uitkomsten is geen effect aangetoond.", more)) if more else ""
             lines.append(f"{iv['name']}: " + " ".join(parts) + tail)
         else:
             first = rows[0]
-            lines.append(f"{iv['name']}: op geen van de {plural(len(rows), 'uitkomst', 'uitkomsten')} is een "
-                         f"effect aangetoond. Bijvoorbeeld {first['indicator']}, {first['where']}: "
-                         f"{first['verdict_nl']}")
+            lines.append(ngettext(
+                "%(intervention)s: op de %(num)s uitkomst is geen effect aangetoond. %(indicator)s, %(where)s: "
+                "%(verdict)s",
+                "%(intervention)s: op geen van de %(num)s uitkomsten is een effect aangetoond. Bijvoorbeeld "
+                "%(indicator)s, %(where)s: %(verdict)s", len(rows), intervention=iv["name"],
+                indicator=first["indicator"], where=first["where"], verdict=first["verdict_nl"]))
     return lines
 
 
@@ -704,13 +727,15 @@ def _quality(m: Model) -> tuple[list[dict], str]:
         else:
             blocked.append(r["wave"])
     if not rows:
-        return rows, "Er zijn geen gegevens over de kwaliteit van de leveringen meegegeven."
-    text = (f"Van de {fmt_int(tot_r)} ontvangen antwoordrijen in de gebruikte metingen zijn er {fmt_int(tot_c)} "
-            f"gebruikt en {fmt_int(tot_q)} apart gezet omdat ze niet door de controles kwamen.")
+        return rows, _("Er zijn geen gegevens over de kwaliteit van de leveringen meegegeven.")
+    text = _("Van de %(received)s ontvangen antwoordrijen in de gebruikte metingen zijn er %(clean)s gebruikt en "
+             "%(quarantined)s apart gezet omdat ze niet door de controles kwamen.", received=fmt_int(tot_r),
+             clean=fmt_int(tot_c), quarantined=fmt_int(tot_q))
     if blocked:
-        text += (f" {'Meting' if len(blocked) == 1 else 'Metingen'} {join_nl(blocked)} "
-                 f"{'is' if len(blocked) == 1 else 'zijn'} niet gebruikt: de levering is tegengehouden "
-                 f"omdat ze niet door de controles kwam.")
+        text += " " + ngettext("Meting %(waves)s is niet gebruikt: de levering is tegengehouden omdat ze niet door "
+                               "de controles kwam.",
+                               "Metingen %(waves)s zijn niet gebruikt: de leveringen zijn tegengehouden omdat ze "
+                               "niet door de controles kwamen.", len(blocked), waves=join_words(blocked))
     return rows, text
 
 
@@ -718,12 +743,13 @@ def _break_notes(m: Model, breaks: list[dict] | None = None) -> list[str]:
     notes = []
     for b in (m.breaks if breaks is None else breaks):
         items = b.get("items") or []
-        text = f"trendbreuk {b['wave']}: {b.get('description', '')}".strip()
+        text = _("trendbreuk %(wave)s: %(description)s", wave=b["wave"],
+                 description=b.get("description") or "").strip()
         questions = [str(q) for q in (b.get("questions") or []) if str(q).strip()]
         if questions:  # the wording, never the codebook's item ids
-            text += " (vragen: " + "; ".join(f"“{q}”" for q in questions) + ")"
+            text += " (" + _("vragen: %(questions)s", questions="; ".join(f"“{q}”" for q in questions)) + ")"
         elif items:
-            text += f" ({plural(len(items), 'vraag', 'vragen')})"
+            text += " (" + ngettext("%(num)s vraag", "%(num)s vragen", len(items)) + ")"
         notes.append(text)
     return notes
 
@@ -742,6 +768,7 @@ def _environment(template_dir: Path | None) -> jinja2.Environment:
                              keep_trailing_newline=True)
     env.filters["nl"] = fmt_num
     env.filters["pct"] = fmt_pct
+    install_jinja(env)  # _(), ngettext and {% trans %} follow the language at render time
     return env
 
 
@@ -755,7 +782,7 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
     page_dir.mkdir(parents=True, exist_ok=True)
     env = _environment(template_dir)
     figures: list[Path] = []
-    ylabel = f"index (100 = stad {m.base})"
+    ylabel = _("index (100 = stad %(wave)s)", wave=m.base)
     boundaries = None
     if inputs.geojson_path is not None and Path(inputs.geojson_path).is_file():
         from socialquality.report import maps
@@ -776,9 +803,10 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
             has = r is not None and not is_missing(r["index"])
             n = latest_n.get(d)
             n_text = f", n = {fmt_int(n)}" if n is not None and not is_missing(n) else ""
-            tip = (f"{m.names[d]}: index {fmt_num(r['index'], 1)}, marge "
-                   f"{fmt_interval(r['ci_low'], r['ci_high'], 'score')}{n_text}" if has
-                   else f"{m.names[d]}: geen cijfer (te weinig respondenten of geen gegevens)")
+            tip = (_("%(district)s: index %(index)s, marge %(interval)s", district=m.names[d],
+                     index=fmt_num(r["index"], 1), interval=fmt_interval(r["ci_low"], r["ci_high"], "score"))
+                   + n_text if has
+                   else _("%(district)s: geen cijfer (te weinig respondenten of geen gegevens)", district=m.names[d]))
             out[d] = {"value": float(r["index"]) if has else math.nan, "tip": tip,
                       "href": f"{prefix}{d}.html"}
         return out
@@ -790,7 +818,7 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
         city_series = m.index_series(m.city, cond)
         cond_breaks = [b for b in m.breaks if not b.get("conditions") or cond in b["conditions"]]
         trend = charts.trend_chart(m.waves, city_series, cond_breaks, fig_dir / f"trend_{_slug(cond)}.png",
-                                   ylabel=ylabel, reference_label=f"100 = stad in {m.base}")
+                                   ylabel=ylabel, reference_label=_("100 = stad in %(wave)s", wave=m.base))
         figures.append(trend)
         map_fig = None
         if boundaries is not None:
@@ -799,13 +827,13 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
                 r = m.index_row(d, cond, m.latest)
                 values[d] = float(r["index"]) if r is not None and not is_missing(r["index"]) else math.nan
             p = maps.choropleth(boundaries, values, fig_dir / f"kaart_{_slug(cond)}.png", known=known,
-                                legend_label=f"index {m.latest} (100 = stad {m.base})")
+                                legend_label=_("index %(wave)s (100 = stad %(base)s)", wave=m.latest, base=m.base))
             figures.append(p)
             map_fig = {"src": f"{FIGURES}/{p.name}", "name": p.name,
                        "svg": svgmap.district_map(boundaries, map_figures(cond, f"{DISTRICT_DIR}/"),
                                                   map_id=f"kaart-{_slug(cond)}", span=span,
-                                                  label=f"Kaart: index {cond_name} per wijk in {m.latest}; "
-                                                        "kies een wijk voor haar pagina")}
+                                                  label=_("Kaart: index %(theme)s per wijk in %(wave)s; kies een "
+                                                          "wijk voor haar pagina", theme=cond_name, wave=m.latest))}
         statuses = {d: _district_status(m, d, cond) for d in codes}
         statuses_all[cond] = statuses
         rows = []
@@ -849,23 +877,26 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
 
     common = {
         "audit_href": inputs.audit_href,
-        "map_legend": svgmap.legend(100.0, span, f"index {m.latest} (100 = stad {m.base})")
+        "map_legend": svgmap.legend(100.0, span, _("index %(wave)s (100 = stad %(base)s)", wave=m.latest, base=m.base))
         if boundaries is not None else "",
         "municipality_name": inputs.municipality_name,
         "municipality_code": m.city,
         "waves": m.waves, "latest": m.latest, "previous": m.previous, "base": m.base,
         "minimum_respondents": m.min_n,
         "break_notes": break_notes,
-        "generated": _dt_nl(inputs.lineage.get("generated_at", "")) if inputs.lineage else "",
+        "lang": language(),
+        "generated": fmt_datetime(inputs.lineage.get("generated_at", "")) if inputs.lineage and inputs.lineage.get(
+            "generated_at") else "",
         # credit only what the report holds: no "kaart" without a map, no register figures without them
-        "cbs_credit": " en ".join(part for part, present in (
-            ("Registercijfers", not inputs.register_indicators.empty), ("kaart", boundaries is not None)) if present),
+        "cbs_credit": join_words([part for part, present in (
+            (_("Registercijfers"), not inputs.register_indicators.empty), (_("kaart"), boundaries is not None))
+            if present]),
     }
 
     # --- district pages ------------------------------------------------------
     district_pages = []
     chart_jobs = [(m.waves, [(m.conditions[c], m.index_series(d, c), m.index_series(m.city, c))
-                             for c in m.conditions], m.breaks, fig_dir / f"wijk_{_slug(d)}.png", m.names[d])
+                             for c in m.conditions], m.breaks, fig_dir / f"wijk_{_slug(d)}.png", m.names[d], language())
                   for d in codes]
     district_figures = dict(zip(codes, _draw_district_charts(chart_jobs)))
     for d in codes:
@@ -902,7 +933,7 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
 
             reg.append({"label": m.label(ind), "value": reg_fmt(r["value"]),
                         "city": reg_fmt(city["value"].iloc[0]) if not city.empty else DASH,
-                        "year": fmt_num(r["year"], 0).replace(".", "")})
+                        "year": fmt_year(r["year"])})
         ivs = []
         for iv in interventions:
             in_d = [c for c in iv["chain"] if c["district_code"] == d]
@@ -915,11 +946,12 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
             **common, root="../", code=d, name=m.names[d], population=fmt_int(row["population"]),
             figure={"src": f"../{FIGURES}/{fig.name}", "name": fig.name}, conditions=conds, register=reg,
             interventions=ivs,
-            locator=svgmap.district_map(boundaries, {c: {"tip": f"{m.names.get(c, c)}"
-                                                         + (" (deze wijk)" if c == d else ""),
+            locator=svgmap.district_map(boundaries, {c: {"tip": _("%(district)s (deze wijk)", district=m.names.get(c, c))
+                                                         if c == d else m.names.get(c, c),
                                                          "href": f"{c}.html"} for c in codes},
                                         map_id="ligging", highlight=d, width=320,
-                                        label=f"Ligging van {m.names[d]} in de stad; kies een wijk voor haar pagina")
+                                        label=_("Ligging van %(district)s in de stad; kies een wijk voor haar "
+                                                "pagina", district=m.names[d]))
             if boundaries is not None and d in {b.code for b in boundaries} else "")
         path = page_dir / f"{d}.html"
         path.write_text(page, encoding="utf-8")
@@ -932,11 +964,11 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
 
     # --- index.html ----------------------------------------------------------
     summary = {
-        "intro": (f"Dit rapport laat zien hoe het gaat met de sociale kwaliteit in de {len(codes)} wijken van "
-                  f"{inputs.municipality_name}, op basis van de bewonersenquête ({join_nl(m.waves)}). "
-                  f"Alle cijfers zijn schattingen uit een steekproef: bij elk cijfer staat een marge "
-                  f"(95%-interval). Groen of rood betekent een aantoonbare verbetering of verslechtering; "
-                  f"grijs betekent dat een verschil binnen de marge valt."),
+        "intro": _("Dit rapport laat zien hoe het gaat met de sociale kwaliteit in de %(n)s wijken van "
+                   "%(municipality)s, op basis van de bewonersenquête (%(waves)s). Alle cijfers zijn schattingen uit "
+                   "een steekproef: bij elk cijfer staat een marge (95%%-interval). Groen of rood betekent een "
+                   "aantoonbare verbetering of verslechtering; grijs betekent dat een verschil binnen de marge valt.",
+                   n=len(codes), municipality=inputs.municipality_name, waves=join_words(m.waves)),
         "conditions": [c["summary"] for c in conditions],
         "interventions": _intervention_summary(interventions),
         "quality": quality_text,

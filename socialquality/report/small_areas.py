@@ -17,15 +17,20 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from openpyxl.styles import Alignment, Font
 
-from socialquality.report.text_nl import DASH, fmt_int, fmt_interval, fmt_value, is_missing
+from socialquality.i18n import N_, _
+from socialquality.report.text import DASH, fmt_int, fmt_interval, fmt_value, is_missing
 
 if TYPE_CHECKING:  # pragma: no cover
     from socialquality.report.render import Model
 
-MODEL_LABEL = "modelschatting"
-DIRECT_LABEL = "direct"
+MODEL_LABEL = N_("modelschatting")
+DIRECT_LABEL = N_("direct")
 BUURT_PAGE = "buurten.html"
-LEVEL_NAMES = {"district": "wijk", "buurt": "buurt"}
+LEVEL_NAMES = {"district": N_("wijk"), "buurt": N_("buurt")}
+
+
+def level_name(level: str) -> str:
+    return _(LEVEL_NAMES[level]) if level in LEVEL_NAMES else level
 COLUMNS = ["wave", "level", "area_code", "indicator_id", "parent_code", "n", "direct", "direct_se", "eblup", "mse",
            "model_ci_low", "model_ci_high", "gamma", "source", "estimate", "se", "ci_low", "ci_high"]
 
@@ -61,11 +66,11 @@ def model_figure(m: Model, district: str, indicator: str) -> dict | None:
         return None
     unit = m.unit(indicator)
     return {"value": fmt_value(r["estimate"], unit), "interval": fmt_interval(r["ci_low"], r["ci_high"], unit),
-            "source": MODEL_LABEL}
+            "source": _(MODEL_LABEL)}
 
 
 def source_label(source: str) -> str:
-    return MODEL_LABEL if source == "model" else DIRECT_LABEL
+    return _(MODEL_LABEL) if source == "model" else _(DIRECT_LABEL)
 
 
 # ----------------------------------------------------------------------------- buurt page
@@ -105,7 +110,7 @@ def render_buurt_page(m: Model, env: Any, out_dir: Path, fig_dir: Path, buurten:
             values = {r["area_code"]: float(r["estimate"]) * factor for r in rows.to_dict("records")}
             path = maps.choropleth(boundaries, values, fig_dir / f"buurtkaart_{indicator}.png", known=known,
                                    legend_label=f"{m.label(indicator)} {m.latest}" + (" (%)" if unit == "percent" else ""),
-                                   center=centre, outside_label="geen inwoners")
+                                   center=centre, outside_label=_("geen inwoners"))
             figures.append(path)
             figure = {"src": f"figuren/{path.name}", "name": path.name}
         n_model = int((rows["source"] == "model").sum())
@@ -115,7 +120,8 @@ def render_buurt_page(m: Model, env: Any, out_dir: Path, fig_dir: Path, buurten:
             "rows": [{"code": r["area_code"], "name": r["_name"], "district": m.names.get(r["parent_code"],
                                                                                              r["parent_code"]),
                       "value": fmt_value(r["estimate"], unit), "interval": fmt_interval(r["ci_low"], r["ci_high"], unit),
-                      "n": fmt_int(r["n"]), "source": source_label(r["source"])}
+                      "n": fmt_int(r["n"]), "source": source_label(r["source"]),
+                      "is_model": r["source"] == "model"}
                      for r in rows.to_dict("records")],
         })
     without = sorted(c for c, p in population.items() if not p)
@@ -133,17 +139,17 @@ def add_sheets(wb: Any, m: Model, table_writer: Any, formats: dict[str, str]) ->
     table = getattr(m, "small_areas", None)
     if table is None or table.empty:
         return
-    if "Toelichting" in wb.sheetnames:
-        notes = wb["Toelichting"]
-        notes.append(["Wijken en buurten", "Het gepubliceerde cijfer per wijk en buurt. 'modelschatting': een "
-                      "schatting die de antwoorden uit het gebied combineert met CBS-cijfers over het gebied "
-                      "(Fay-Herriot-model), met een marge uit de modelfout; 'direct': het cijfer uit de enquête. "
-                      "Een direct cijfer op basis van te weinig respondenten wordt nooit getoond. Het blad "
-                      "'Indicatoren' toont alleen de directe cijfers; veranderingen, index en effecten rusten "
-                      "op de directe cijfers."])
-        notes.append(["Modellen", "Per indicator en niveau: de gebiedsvariantie, de gekozen CBS-kenmerken "
-                      "(gestandaardiseerd) met coëfficiënt en standaardfout, en het gemiddelde gewicht van de "
-                      "directe schatting."])
+    if _("Toelichting") in wb.sheetnames:
+        notes = wb[_("Toelichting")]
+        notes.append([_("Wijken en buurten"), _(
+            "Het gepubliceerde cijfer per wijk en buurt. ‘modelschatting’: een schatting die de antwoorden uit het "
+            "gebied combineert met CBS-cijfers over het gebied (Fay-Herriot-model), met een marge uit de modelfout; "
+            "‘direct’: het cijfer uit de enquête. Een direct cijfer op basis van te weinig respondenten wordt nooit "
+            "getoond. Het blad ‘Indicatoren’ toont alleen de directe cijfers; veranderingen, index en effecten "
+            "rusten op de directe cijfers.")])
+        notes.append([_("Modellen"), _("Per indicator en niveau: de gebiedsvariantie, de gekozen CBS-kenmerken "
+                                       "(gestandaardiseerd) met coëfficiënt en standaardfout, en het gemiddelde "
+                                       "gewicht van de directe schatting.")])
         for row in (notes.max_row - 1, notes.max_row):
             notes.cell(row=row, column=1).font = Font(bold=True)
             notes.cell(row=row, column=1).alignment = Alignment(vertical="top")
@@ -158,16 +164,17 @@ def add_sheets(wb: Any, m: Model, table_writer: Any, formats: dict[str, str]) ->
     for r in t.to_dict("records"):
         unit = m.unit(r["indicator_id"])
         fmt = formats.get(unit, "0.0")
-        rows.append([r["wave"], LEVEL_NAMES.get(r["level"], r["level"]), names.get(r["area_code"], r["area_code"]),
+        rows.append([r["wave"], level_name(r["level"]), names.get(r["area_code"], r["area_code"]),
                      r["area_code"], names.get(r["parent_code"], r["parent_code"]), m.label(r["indicator_id"]),
                      _num(r["estimate"]), _num(r["ci_low"]), _num(r["ci_high"]), source_label(r["source"]),
                      _num(r["n"]), _num(r["direct"]), _num(r["eblup"]), _num(r["gamma"]),
                      _num(r.get("std_residual"))])
         fmts.setdefault(fmt, []).append(len(rows) + 1)
-    ws = wb.create_sheet("Wijken en buurten")
-    table_writer(ws, ["Meting", "Niveau", "Gebied", "Code", "Wijk", "Indicator", "Cijfer", "Ondergrens (95%)",
-                      "Bovengrens (95%)", "Bron van het cijfer", "n", "Directe schatting", "Modelschatting",
-                      "Gewicht directe schatting (gamma)", "Gestandaardiseerd residu (direct - model)"], rows,
+    ws = wb.create_sheet(_("Wijken en buurten"))
+    table_writer(ws, [_("Meting"), _("Niveau"), _("Gebied"), _("Code"), _("Wijk"), _("Indicator"), _("Cijfer"),
+                      _("Ondergrens (95%)"), _("Bovengrens (95%)"), _("Bron van het cijfer"), "n",
+                      _("Directe schatting"), _("Modelschatting"), _("Gewicht directe schatting (gamma)"),
+                      _("Gestandaardiseerd residu (direct − model)")], rows,
                  {11: "#,##0", 14: "0.00", 15: "0.00"}, freeze="D2")
     for fmt, row_numbers in fmts.items():  # per row: the indicator's own number format
         for row in row_numbers:
@@ -176,7 +183,7 @@ def add_sheets(wb: Any, m: Model, table_writer: Any, formats: dict[str, str]) ->
                 if isinstance(cell.value, (int, float)):
                     cell.number_format = fmt
     for row in range(2, len(rows) + 2):
-        if ws.cell(row=row, column=10).value == MODEL_LABEL:
+        if ws.cell(row=row, column=10).value == _(MODEL_LABEL):
             ws.cell(row=row, column=10).font = Font(italic=True, color="1F3A5F")
 
     models = getattr(m, "small_area_models", None)
@@ -186,14 +193,15 @@ def add_sheets(wb: Any, m: Model, table_writer: Any, formats: dict[str, str]) ->
     for r in models.sort_values(["wave", "level", "indicator_id"]).to_dict("records"):
         coefficients = json.loads(r["coefficients"] or "[]")
         for k, c in enumerate(coefficients):
-            rows.append([r["wave"], LEVEL_NAMES.get(r["level"], r["level"]), m.label(r["indicator_id"]),
+            rows.append([r["wave"], level_name(r["level"]), m.label(r["indicator_id"]),
                          _num(r["n_areas"]) if k == 0 else None, _num(r["sigma2_u"]) if k == 0 else None,
                          _num(r["sigma2_u_se"]) if k == 0 else None, _num(r["r2"]) if k == 0 else None,
                          _num(r["mean_gamma"]) if k == 0 else None, c["term"], c["estimate"], c["se"], c["p_value"]])
-    ws = wb.create_sheet("Modellen")
-    table_writer(ws, ["Meting", "Niveau", "Indicator", "Gebieden met respondenten", "Gebiedsvariantie (sigma2_u)",
-                      "SE sigma2_u", "Verklaard deel tussen gebieden", "Gemiddeld gewicht directe schatting",
-                      "Term (covariaat, gestandaardiseerd)", "Coëfficiënt", "SE", "p-waarde"], rows,
+    ws = wb.create_sheet(_("Modellen"))
+    table_writer(ws, [_("Meting"), _("Niveau"), _("Indicator"), _("Gebieden met respondenten"),
+                      _("Gebiedsvariantie (sigma2_u)"), "SE sigma2_u", _("Verklaard deel tussen gebieden"),
+                      _("Gemiddeld gewicht directe schatting"), _("Term (covariaat, gestandaardiseerd)"),
+                      _("Coëfficiënt"), "SE", _("p-waarde")], rows,
                  {4: "#,##0", 5: "0.000000", 6: "0.000000", 7: "0.00", 8: "0.00", 10: "0.0000", 11: "0.0000",
                   12: "0.000"}, freeze="D2")
 

@@ -17,6 +17,8 @@ from typing import Iterable
 import numpy as np
 from matplotlib.path import Path as MplPath
 
+from socialquality.i18n import _, fmt_number
+
 LOW, MID, HIGH = (0xB3, 0x58, 0x06), (0xF7, 0xF7, 0xF7), (0x54, 0x27, 0x88)  # PuOr ends, as the PNG maps
 NODATA = "#d9d9d9"
 
@@ -94,7 +96,8 @@ def legend(centre: float = 100.0, span: float = 10.0, unit: str = "index") -> st
     steps = [centre - span, centre - span / 2, centre, centre + span / 2, centre + span]
     cells = "".join(
         f'<span class="swatch" style="background:{colour(v, centre, span)}"></span>'
-        f'<span class="lab">{("≤ " if i == 0 else "≥ " if i == 4 else "")}{v:g}</span>'.replace(".", ",")
+        f'<span class="lab">{("≤ " if i == 0 else "≥ " if i == 4 else "")}{fmt_number(v, 0 if v == int(v) else 1)}</span>'
         for i, v in enumerate(steps))
+    no_figure = html.escape(_("geen cijfer (te weinig respondenten)"))
     return (f'<p class="map-legend"><span class="note">{html.escape(unit)}:</span> {cells}'
-            '<span class="swatch hatch"></span><span class="lab">geen cijfer (te weinig respondenten)</span></p>')
+            f'<span class="swatch hatch"></span><span class="lab">{no_figure}</span></p>')
