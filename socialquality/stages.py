@@ -20,6 +20,7 @@ from sqlalchemy import and_, select, update
 
 from socialquality import __version__
 from socialquality.errors import InputFileError, SocialQualityError
+from socialquality.i18n import _, use_language
 from socialquality.landing import wave_files
 from socialquality.monitor import Monitor, code_version, dumps
 from socialquality.warehouse import schema as s
@@ -861,8 +862,9 @@ def estimate_effects(m: Monitor, run_id: str) -> dict[str, Any]:
     indicators = indicators[indicators["wave"].isin(waves)]
     districts = read_table(m.engine, s.districts)
     names = dict(zip(districts["district_code"], districts["district_name"])) if not districts.empty else {}
-    effects, log = intervention_effects(indicators, m.register, m.catalogue, m.codebook, m.settings.municipality,
-                                        names)
+    with use_language(m.settings.language):  # verdicts, reasons and warnings in the report's language
+        effects, log = intervention_effects(indicators, m.register, m.catalogue, m.codebook, m.settings.municipality,
+                                            names)
     with m.engine.begin() as connection:
         replace_rows(connection, s.intervention_effects, effects)
     verdicts = (effects.loc[effects["role"] == "headline", "verdict_code"].value_counts().to_dict()
@@ -896,14 +898,11 @@ def intervention_effects(indicators: pd.DataFrame, register: list[Any], catalogu
             starts[site.district] = times[treated_wave]
         if not starts:
             continue
-        name = intervention.name[:1].lower() + intervention.name[1:]  # keep proper nouns ("Landlust")
-        if name.startswith("sluiting ") and not name.startswith("sluiting van "):
-            name = "sluiting van " + name[len("sluiting "):]  # "na de sluiting van buurthuis Landlust"
-        event_text = f"de {name}" if intervention.kind == "closure" else f"de start van {name}"
+        event_text = event_phrase(intervention.name, intervention.kind)
         for indicator_id in intervention.indicators:
             indicator = catalogue.indicator(indicator_id)
             scale = 100.0 if indicator.unit == "percent" else 1.0
-            unit = "procentpunt" if indicator.unit == "percent" else "punt"
+            unit = _("procentpunt") if indicator.unit == "percent" else _("punt")
             label = indicator.label.lower()
             panel = indicators[indicators["indicator_id"] == indicator_id].copy()
             panel["time"] = panel["wave"].map(times)
@@ -930,6 +929,19 @@ def intervention_effects(indicators: pd.DataFrame, register: list[Any], catalogu
                 log.append(f"{intervention.id}/{indicator_id}: {len(left)} of {len(starts)} sites left out: "
                            + "; ".join(f"{u} ({r})" for u, r in left.items()))
     return pd.DataFrame(rows), log
+
+
+def event_phrase(name: str, kind: str) -> str:
+    """What happened, for the verdict sentence in the current language: "de start van computerlessen
+    voor 65-plussers", "de sluiting van buurthuis Landlust"; in English the register's (Dutch) name is
+    quoted: "the start of ‘Computerlessen voor 65-plussers’"."""
+    lowered = name[:1].lower() + name[1:]  # keep proper nouns ("Landlust")
+    if kind == "closure":
+        if lowered.startswith("sluiting ") and not lowered.startswith("sluiting van "):
+            lowered = "sluiting van " + lowered[len("sluiting "):]  # "na de sluiting van buurthuis Landlust"
+        return _("de %(name)s", name=lowered, original=name) if lowered.startswith("sluiting") else \
+            _("de sluiting van %(name)s", name=lowered, original=name)
+    return _("de start van %(name)s", name=lowered, original=name)
 
 
 def _effect_row(fx: Any, intervention_id: str, district: str, indicator_id: str, method: str, result: Any,
