@@ -399,8 +399,10 @@ def validate_wave(m: Monitor, wave: str, run_id: str) -> StageReport:
                           expectations_dir=m.settings.path("expectations"),
                           population_shares=_city_population_shares(m), run_label=f"{wave} {run_id[:8]}",
                           ingest_findings=findings)
-    docs_path = build_data_docs(outcome, m.settings.path("audit") / "data_docs",
-                                title=f"{codebook.title}, meting {wave}")
+    with use_language(m.settings.language):
+        docs_path = build_data_docs(outcome, m.settings.path("audit") / "data_docs",
+                                    title=_("%(title)s, meting %(wave)s", title=codebook.title, wave=wave),
+                                    audit_href="../index.html")
     blocking = list(outcome.blocking_failures)
     blocked = bool(blocking)
     reason = "; ".join(c.message for c in blocking) if blocked else None
