@@ -999,9 +999,12 @@ def _headline_details(fx: Any, analysis: Any, names: dict[str, str], not_started
 def render_audit_index(m: Monitor, run_id: str) -> dict[str, Any]:
     from socialquality.audit import render_audit_page
 
-    page = render_audit_page(m.engine, m.settings.path("audit"), f"Auditoverzicht {m.codebook.title}",
-                             report_href=os.path.relpath(m.settings.path("reports") / "index.html",
-                                                         m.settings.path("audit")))
+    with use_language(m.settings.language):
+        page = render_audit_page(m.engine, m.settings.path("audit"),
+                                 _("Auditoverzicht %(title)s", title=m.codebook.title),
+                                 report_href=os.path.relpath(m.settings.path("reports") / "index.html",
+                                                             m.settings.path("audit")),
+                                 minimum_respondents=m.catalogue.minimum_respondents)
     return {"page": str(page)}
 
 

@@ -6,7 +6,6 @@ Wijkmonitor, wave 2023: 200 valid respondents in four districts plus ONE row per
 
 from __future__ import annotations
 
-
 import json
 import re
 import shutil

@@ -115,7 +115,7 @@ def _page(title: str, body: str, crumbs: list[tuple[str, str]] | None = None) ->
     body = body.replace("</table>", "</table></div>")
     nav = ""
     if crumbs:
-        nav = (f"<nav class=\"crumbs\" aria-label=\"{_e(_('Navigatie'))}\">"
+        nav = ("<nav class=\"crumbs\" aria-label=\"" + _e(_("Navigatie")) + "\">"
                + "".join(f"<a href=\"{_e(href)}\">{_e(text)}</a>" for href, text in crumbs) + "</nav>")
     return (f"<!DOCTYPE html>\n<html lang=\"{language()}\"><head><meta charset=\"utf-8\">"
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{_e(title)}</title>"
@@ -171,7 +171,7 @@ def _checks_table(outcome: QualityOutcome, statuses: tuple[str, ...] | None = No
             f"<tr class=\"{_e(c.status)}\"><td class=\"num\">{i}</td>"
             f"<td>{_rule_cell(c.rule_id, c.expectation_type)}</td><td>{_e(c.column or '')}</td>"
             f"{_status_cell(c.status)}<td>{_e(severity_name(c.severity))}</td>"
-            f"<td>{_e(observed)}" + (f"<div class=\"muted\">{_e(_('norm'))}: {_e(norm)}</div>" if norm else "")
+            f"<td>{_e(observed)}" + ("<div class=\"muted\">" + _e(_("norm")) + f": {_e(norm)}</div>" if norm else "")
             + f"</td><td class=\"num\">{_e(_num(c.rows_affected))}</td>"
             f"<td>{_e(_description(c))}" + (f"<div class=\"muted\">{_e(c.error)}</div>" if c.error else "")
             + "</td></tr>"
@@ -187,11 +187,14 @@ def _samples(outcome: QualityOutcome) -> str:
     if q.empty:
         return "<p>" + _e(_("Geen rijen apart gezet of gemarkeerd.")) + "</p>"
     parts = []
+    masked = _e(_("(pseudoniem)"))
+    head = ("<table><tr><th scope=\"col\">" + _e(_("Bestand")) + "</th><th scope=\"col\" class=\"num\">" + _e(_("Rij"))
+            + "</th><th scope=\"col\">" + _e(_("Waarde")) + "</th></tr>")
     for (rule_id, column, severity), group in q.groupby(["rule_id", "column", "severity"], sort=True):
         sample = group.head(SAMPLE_ROWS)
         rows = "".join(
             f"<tr><td>{_e(r.source_file)}</td><td class=\"num\">{_e(r.source_row)}</td>"
-            f"<td>{_e(_('(pseudoniem)')) if rule_id in _MASKED_RULES else _e(r.value)}</td></tr>"
+            f"<td>{masked if rule_id in _MASKED_RULES else _e(r.value)}</td></tr>"
             for r in sample.itertuples()
         )
         if severity == BLOCKING_ROW:
@@ -200,12 +203,10 @@ def _samples(outcome: QualityOutcome) -> str:
         else:
             what = ngettext("%(count)s rij gemarkeerd", "%(count)s rijen gemarkeerd", len(group),
                             count=_num(len(group)))
+        shown = _("De eerste %(n)s staan hier; alle rijen staan in de warehouse-tabel", n=_num(len(sample)))
         parts.append(
             f"<h3>{_e(rule_name(rule_id))} <code>{_e(rule_id)}</code> {_e(column or '')}: {_e(what)}</h3>"
-            f"<p class=\"muted\">{_e(_('De eerste %(n)s staan hier; alle rijen staan in de warehouse-tabel', n=_num(len(sample))))} "
-            "<code>quarantine</code>.</p>"
-            f"<table><tr><th scope=\"col\">{_e(_('Bestand'))}</th><th scope=\"col\" class=\"num\">{_e(_('Rij'))}</th>"
-            f"<th scope=\"col\">{_e(_('Waarde'))}</th></tr>{rows}</table>"
+            f"<p class=\"muted\">{_e(shown)} <code>quarantine</code>.</p>{head}{rows}</table>"
         )
     return "".join(parts)
 
@@ -255,16 +256,22 @@ def suite_page(result: dict[str, Any], title: str, *, home: str, run: str) -> st
     summary = _("%(ok)s van %(n)s verwachtingen gehaald.", ok=_num(successful or 0), n=_num(evaluated or 0))
     frame = meta.get("validated_frame")
     frame_text = {"delivered": _("de geleverde rijen"), "clean": _("de schone rijen")}.get(frame, frame or "")
-    body = (f"<p>{_e(_('Regelset'))} <code>{_e(result.get('suite_name'))}</code>"
-            + (f", {_e(_('getoetst op %(frame)s', frame=frame_text))}" if frame_text else "")
+    rule_set = _("Regelset")
+    tested = _("getoetst op %(frame)s", frame=frame_text) if frame_text else ""
+    verdict = (_("Alle verwachtingen gehaald.") if result.get("success")
+               else _("Niet alle verwachtingen gehaald; zie de regels met uitkomst mislukt."))
+    version = _("Great Expectations-versie %(version)s; afwijkende waarden van respondentnummers worden niet getoond.",
+                version=(result.get("meta") or {}).get("great_expectations_version", ""))
+    heading = _("Verwachtingen")
+    body = (f"<p>{_e(rule_set)} <code>{_e(result.get('suite_name'))}</code>"
+            + (f", {_e(tested)}" if tested else "")
             + (f" ({_e(rows_text(meta['rows']))})" if meta.get("rows") is not None else "")
             + f". {_e(summary)}</p>"
-            f"<div class=\"{'ok' if result.get('success') else 'blocked'}\">"
-            f"{_e(_('Alle verwachtingen gehaald.') if result.get('success') else _('Niet alle verwachtingen gehaald; zie de regels met uitkomst mislukt.'))}</div>"
-            f"<h2>{_e(_('Verwachtingen'))}</h2><table><tr>"
+            f"<div class=\"{'ok' if result.get('success') else 'blocked'}\">{_e(verdict)}</div>"
+            f"<h2>{_e(heading)}</h2><table><tr>"
             + "".join(f"<th scope=\"col\" class=\"{c}\">{_e(h)}</th>" for h, c in head) + "</tr>"
             + "".join(rows) + "</table>"
-            f"<p class=\"muted\">{_e(_('Great Expectations-versie %(version)s; afwijkende waarden van respondentnummers worden niet getoond.', version=(result.get('meta') or {}).get('great_expectations_version', '')))}</p>")
+            f"<p class=\"muted\">{_e(version)}</p>")
     return _page(title, body, [(home, _("Alle runs")), (run, _("Deze run"))])
 
 
@@ -353,6 +360,15 @@ def build_data_docs(outcome: QualityOutcome, out_dir: Path, title: str, *, audit
     totals = _("%(total)s controles: %(passed)s geslaagd, %(failed)s mislukt, %(na)s niet van toepassing, "
                "%(errors)s met een fout bij uitvoeren", total=_num(counts["total"]), passed=_num(counts["passed"]),
                failed=_num(counts["failed"]), na=_num(counts["not_applicable"]), errors=_num(counts["error"]))
+    L = {
+        'h_received': _e(_("Ontvangen")),
+        'h_clean': _e(_("Schoon")),
+        'h_quarantined': _e(_("Apart gezet")),
+        'h_met': _e(_("Verwachtingen gehaald")),
+        'none': _e(_("Geen.")),
+        "recon": _e(_("Ontvangen %(received)s = schoon %(clean)s + apart gezet %(quarantined)s",
+                      received=_num(rec.received), clean=_num(rec.clean), quarantined=_num(rec.quarantined))),
+    }
     body = f"""
 <p>{_e(intro)}<br><span class="muted">{_e(detail)} <code>{_e(outcome.codebook_checksum)}</code></span></p>
 {verdict}
