@@ -638,7 +638,8 @@ def _weight_wave_stage(m: Monitor, wave: str, run_id: str) -> StageReport:
         replace_rows(connection, s.weighting_diagnostics, diagnostics, survey=m.codebook.survey, wave=wave)
     from socialquality.weighting_check import unstable_districts  # the threshold: see that module
 
-    unstable = unstable_districts(diagnostics, m.catalogue.minimum_respondents).rename(columns={"reason": "warning"})
+    with use_language(m.settings.language):
+        unstable = unstable_districts(diagnostics, m.catalogue.minimum_respondents).rename(columns={"reason": "warning"})
     report = result.design.calibration
     metadata = {"respondents": len(result.weights), "districts": len(diagnostics), "converged": bool(report.converged),
                 "iterations": int(report.iterations), "trimmed": int(report.n_trimmed),
@@ -935,15 +936,15 @@ def intervention_effects(indicators: pd.DataFrame, register: list[Any], catalogu
 
 def event_phrase(name: str, kind: str) -> str:
     """What happened, for the verdict sentence in the current language: "de start van computerlessen
-    voor 65-plussers", "de sluiting van buurthuis Landlust"; in English the register's (Dutch) name is
-    quoted: "the start of ‘Computerlessen voor 65-plussers’"."""
+    voor 65-plussers", "de sluiting van buurthuis Landlust" ("the closure of ‘buurthuis Landlust’");
+    the register's name is Dutch and is quoted in English."""
     lowered = name[:1].lower() + name[1:]  # keep proper nouns ("Landlust")
     if kind == "closure":
-        if lowered.startswith("sluiting ") and not lowered.startswith("sluiting van "):
-            lowered = "sluiting van " + lowered[len("sluiting "):]  # "na de sluiting van buurthuis Landlust"
-        return _("de %(name)s", name=lowered, original=name) if lowered.startswith("sluiting") else \
-            _("de sluiting van %(name)s", name=lowered, original=name)
-    return _("de start van %(name)s", name=lowered, original=name)
+        for prefix in ("sluiting van ", "sluiting "):
+            if lowered.startswith(prefix):  # "na de sluiting van buurthuis Landlust"
+                return _("de sluiting van %(name)s", name=lowered[len(prefix):])
+        return _("de %(name)s", name=lowered)
+    return _("de start van %(name)s", name=lowered)
 
 
 def _effect_row(fx: Any, intervention_id: str, district: str, indicator_id: str, method: str, result: Any,

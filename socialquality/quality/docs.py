@@ -360,30 +360,41 @@ def build_data_docs(outcome: QualityOutcome, out_dir: Path, title: str, *, audit
     totals = _("%(total)s controles: %(passed)s geslaagd, %(failed)s mislukt, %(na)s niet van toepassing, "
                "%(errors)s met een fout bij uitvoeren", total=_num(counts["total"]), passed=_num(counts["passed"]),
                failed=_num(counts["failed"]), na=_num(counts["not_applicable"]), errors=_num(counts["error"]))
-    L = {
+    L = {  # the page's texts, translated and escaped
         'h_received': _e(_("Ontvangen")),
         'h_clean': _e(_("Schoon")),
         'h_quarantined': _e(_("Apart gezet")),
         'h_met': _e(_("Verwachtingen gehaald")),
         'none': _e(_("Geen.")),
+        'reconciliation': _e(_("Aansluiting")),
+        'file': _e(_("Bestand")),
+        'rules_used': _e(_("Gebruikte regels")),
+        'rules_file': _e(_("Regelbestand")),
+        'checksum': _e(_("Controlegetal (sha256)")),
+        'gx_validation': _e(_("Validatie in Great Expectations")),
+        'validated_on': _e(_("Getoetst op")),
+        'failed_checks': _e(_("Mislukte controles")),
+        'rows_by_rule': _e(_("Rijen per regel")),
+        'rows_note': _e(_("Alleen bestand, rijnummer en de afwijkende waarde; nooit volledige antwoorden.")),
+        'all_checks': _e(_("Alle controles")),
         "recon": _e(_("Ontvangen %(received)s = schoon %(clean)s + apart gezet %(quarantined)s",
                       received=_num(rec.received), clean=_num(rec.clean), quarantined=_num(rec.quarantined))),
     }
     body = f"""
 <p>{_e(intro)}<br><span class="muted">{_e(detail)} <code>{_e(outcome.codebook_checksum)}</code></span></p>
 {verdict}
-<h2>{_e(_("Aansluiting"))}</h2>
-<p>{_e(_("Ontvangen %(received)s = schoon %(clean)s + apart gezet %(quarantined)s", received=_num(rec.received), clean=_num(rec.clean), quarantined=_num(rec.quarantined)))}</p>
-<table><tr><th scope="col">{_e(_("Bestand"))}</th>{num_th.format(_e(_("Ontvangen")))}{num_th.format(_e(_("Schoon")))}{num_th.format(_e(_("Apart gezet")))}</tr>{files}</table>
-<h2>{_e(_("Gebruikte regels"))}</h2>
-<table><tr><th scope="col">{_e(_("Regelbestand"))}</th><th scope="col">{_e(_("Controlegetal (sha256)"))}</th></tr>{suites}</table>
-<table><tr><th scope="col">{_e(_("Validatie in Great Expectations"))}</th><th scope="col">{_e(_("Getoetst op"))}</th>{num_th.format(_e(_("Verwachtingen gehaald")))}</tr>{stats}</table>
-<h2>{_e(_("Mislukte controles"))} ({_num(n_failed)})</h2>
-{_checks_table(outcome, ("failed", "error")) if n_failed else "<p>" + _e(_("Geen.")) + "</p>"}
-<h2>{_e(_("Rijen per regel"))}</h2>
-<p class="muted">{_e(_("Alleen bestand, rijnummer en de afwijkende waarde; nooit volledige antwoorden."))}</p>
+<h2>{L['reconciliation']}</h2>
+<p>{L['recon']}</p>
+<table><tr><th scope="col">{L['file']}</th>{num_th.format(L['h_received'])}{num_th.format(L['h_clean'])}{num_th.format(L['h_quarantined'])}</tr>{files}</table>
+<h2>{L['rules_used']}</h2>
+<table><tr><th scope="col">{L['rules_file']}</th><th scope="col">{L['checksum']}</th></tr>{suites}</table>
+<table><tr><th scope="col">{L['gx_validation']}</th><th scope="col">{L['validated_on']}</th>{num_th.format(L['h_met'])}</tr>{stats}</table>
+<h2>{L['failed_checks']} ({_num(n_failed)})</h2>
+{_checks_table(outcome, ("failed", "error")) if n_failed else "<p>" + L['none'] + "</p>"}
+<h2>{L['rows_by_rule']}</h2>
+<p class="muted">{L['rows_note']}</p>
 {_samples(outcome)}
-<h2>{_e(_("Alle controles"))}</h2>
+<h2>{L['all_checks']}</h2>
 <p>{_e(totals)}.</p>
 {_checks_table(outcome)}
 """
