@@ -72,6 +72,14 @@ EXPECTATIONS: dict[str, str] = {
 PARAMETERS: dict[str, str] = {
     "column": N_("kolom"), "min_value": N_("minimum"), "max_value": N_("maximum"), "value_set": N_("toegestaan"),
     "mostly": N_("minimaal aandeel"), "strict_min": N_("minimum uitgesloten"), "strict_max": N_("maximum uitgesloten"),
+    # keys of the observed values and thresholds of the quality checks
+    "clean_rows": N_("schone rijen"), "column_present": N_("kolom aanwezig"), "districts": N_("wijken"),
+    "districts_below_minimum": N_("wijken onder het minimum"), "element_count": N_("rijen getoetst"),
+    "items": N_("vragen"), "max_share": N_("hoogste aandeel"), "min_answered": N_("minimaal beantwoord"),
+    "minimum": N_("minimum"), "missing_count": N_("ontbrekend"), "missing_share": N_("aandeel ontbrekend"),
+    "quarantined": N_("apart gezet"), "received": N_("ontvangen"), "rows": N_("rijen"), "share": N_("aandeel"),
+    "tolerance_pp": N_("marge (procentpunt)"), "unexpected_count": N_("afwijkend"),
+    "unexpected_percent": N_("percentage afwijkend"), "observed_value": N_("gevonden"),
 }
 
 
