@@ -334,9 +334,9 @@ def verdict_nl(
     indicator_label: str,
     higher_is_better: bool = True,
     *,
-    unit: str = "procentpunt",
+    unit: str | None = None,
     decimals: int = 1,
-    event: str = "de start van het programma",
+    event: str | None = None,
     names: Mapping[Any, str] | None = None,
     supporting: bool = False,
 ) -> str:
@@ -350,6 +350,8 @@ def verdict_nl(
     ``supporting=True`` marks a site's own analysis (not the verdict): the text says so and leaves
     out the warnings that belong to the verdict.
     """
+    unit = _("procentpunt") if unit is None else unit
+    event = _("de start van het programma") if event is None else event
     if supporting:
         text = verdict_nl(result, indicator_label, higher_is_better, unit=unit, decimals=decimals, event=event,
                           names=names)
