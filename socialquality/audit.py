@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import text
 
-from socialquality.i18n import _, fmt_date, fmt_number, language, ngettext
-from socialquality.quality.names import STATUS, districts_text, rows_text, rule_name, severity_name, status_name
+from socialquality.i18n import _, fmt_date, fmt_number, language
+from socialquality.quality.names import STATUS, districts_text, rows_text, rule_name, status_name
 from socialquality.warehouse import schema as s
 from socialquality.warehouse.store import read_table
 
