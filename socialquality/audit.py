@@ -223,6 +223,10 @@ def render_audit_page(engine, out_dir: Path, title: str, *, report_href: str | N
     def num(value, decimals: int = 0) -> str:
         return fmt_number(value, decimals, missing="")
 
+    def ratio(value) -> str:
+        """Largest / smallest weight; a weight near zero makes it astronomically large: "> 1.000.000"."""
+        return num(value, 1) if value < 1e6 else "> " + num(1e6)
+
     def table(caption: str, head: list[str], numeric: set[int] = frozenset()) -> str:
         cells = "".join(f"<th scope='col'{' class=num' if i in numeric else ''}>{esc(h)}</th>"
                         for i, h in enumerate(head))
@@ -302,7 +306,7 @@ def render_audit_page(engine, out_dir: Path, title: str, *, report_href: str | N
                 parts.append(f"<tr><td>{esc(r.wave)}</td><td class='num'>{num(r.respondents)}</td>"
                              + "".join(f"<td class='num'>{num(v, 2)}</td>"
                                        for v in (r.w_min, r.w_p10, r.w_median, r.w_p90, r.w_max))
-                             + f"<td class='num'>{num(r.ratio, 1)}</td></tr>")
+                             + f"<td class='num'>{ratio(r.ratio)}</td></tr>")
             parts.append("</table></div>")
         warned = weighting_warnings(diagnostics, minimum_respondents, names)
         parts.append("<h3>" + esc(_("Wijken waar de weging de cijfers onzeker maakt")) + "</h3>")

@@ -91,3 +91,12 @@ def test_check_metadata_is_labelled_with_the_wave_in_the_language(lang, key, yes
         out = readable("2023", {"ok": True, "observed": {"districts": 99}})
         assert out[key] == "2023" and out["ok"] == yes and out["observed · districts"] == 99
         assert description("2023", "3 districts") == prefix + "3 districts"
+
+
+def test_weight_spread_is_relative_to_the_district_mean():
+    from socialquality.weighting_check import weight_distribution
+
+    weights = pd.DataFrame({"wave": "2023", "district_code": ["A", "A", "B", "B"], "weight": [1.0, 3.0, 10.0, 10.0]})
+    row = weight_distribution(weights).iloc[0]
+    # A: 0.5 and 1.5 of its mean; B: 1.0 and 1.0 -- the level difference between districts does not count
+    assert (row["respondents"], row["w_min"], row["w_max"], row["ratio"]) == (4, 0.5, 1.5, 3.0)
