@@ -9,6 +9,7 @@ from assets.quality import validated_wave
 from pipelines.partitions import wave_partitions
 from pipelines.resources import MonitorResource
 from socialquality import check_metadata, stages
+from socialquality.i18n import use_language
 
 
 @asset(group_name="indicators", partitions_def=wave_partitions, deps=[validated_wave, population_figures],
@@ -22,10 +23,12 @@ from socialquality import check_metadata, stages
 def wave_weights(context: AssetExecutionContext, monitor: MonitorResource):
     report = stages.weight_wave_stage(monitor.get(), context.partition_key, context.run.run_id)
     yield MaterializeResult(metadata=report.metadata)
-    for check in report.checks:
+    with use_language(monitor.get().settings.language):  # the wave label and yes/no in the configured language
+        labelled = [(check, check_metadata.readable(context.partition_key, check.metadata),
+                     check_metadata.description(context.partition_key, check.description)) for check in report.checks]
+    for check, metadata, description in labelled:
         yield AssetCheckResult(check_name=check.name, passed=check.passed, severity=AssetCheckSeverity.WARN,
-                               metadata=check_metadata.readable(context.partition_key, check.metadata),
-                               description=check_metadata.description(context.partition_key, check.description))
+                               metadata=metadata, description=description)
 
 
 @asset(group_name="indicators", partitions_def=wave_partitions, deps=[wave_weights], kinds={"python", "sql"},

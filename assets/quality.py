@@ -12,6 +12,7 @@ from assets.ingest import survey_wave
 from pipelines.partitions import wave_partitions
 from pipelines.resources import MonitorResource
 from socialquality import check_metadata, stages
+from socialquality.i18n import use_language
 
 CHECKS = {
     "wave_usable": ("Blocking: the wave passed every dataset-level blocking rule (share of quarantined rows, "
@@ -39,11 +40,13 @@ CHECKS = {
 def validated_wave(context: AssetExecutionContext, monitor: MonitorResource):
     report = stages.validate_wave(monitor.get(), context.partition_key, context.run.run_id)
     yield MaterializeResult(metadata=report.metadata)
-    for check in report.checks:
+    with use_language(monitor.get().settings.language):  # the wave label and yes/no in the configured language
+        labelled = [(check, check_metadata.readable(context.partition_key, check.metadata),
+                     check_metadata.description(context.partition_key, check.description)) for check in report.checks]
+    for check, metadata, description in labelled:
         severity = AssetCheckSeverity.ERROR if CHECKS[check.name][1] else AssetCheckSeverity.WARN
-        yield AssetCheckResult(check_name=check.name, passed=check.passed, severity=severity,
-                               metadata=check_metadata.readable(context.partition_key, check.metadata),
-                               description=check_metadata.description(context.partition_key, check.description))
+        yield AssetCheckResult(check_name=check.name, passed=check.passed, severity=severity, metadata=metadata,
+                               description=description)
 
 
 __all__ = ["validated_wave"]

@@ -10,6 +10,8 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import text
 
+from socialquality.i18n import _, fmt_date, fmt_number, language
+from socialquality.quality.names import STATUS, districts_text, rows_text, rule_name, status_name
 from socialquality.warehouse import schema as s
 from socialquality.warehouse.store import read_table
 
@@ -73,63 +75,46 @@ def without_paths(text: str) -> str:
     return _ABSOLUTE_PATH.sub(r"\1", str(text))
 
 
-#: readable Dutch names of the row and dataset rules (expectations/custom, socialquality.quality)
-RULE_NAMES = {
-    "required_columns": "verplichte kolommen aanwezig",
-    "respondent_id_present": "respondentnummer ingevuld",
-    "unique_respondent": "respondent niet dubbel",
-    "district_present": "wijk ingevuld",
-    "known_district": "bekende wijk",
-    "allowed_codes": "toegestane antwoordcode",
-    "minimum_age": "minimumleeftijd",
-    "value_range": "waarde binnen het bereik",
-    "speeder": "vragenlijst te snel ingevuld",
-    "straightlining": "steeds hetzelfde antwoord in een vragenblok",
-    "complete_row": "rij volledig genoeg",
-    "min_respondents_per_district": "wijken met te weinig respondenten",
-    "max_missing_share": "niet te veel ontbrekende antwoorden",
-    "fieldwork_dates": "invuldatum binnen het veldwerk",
-    "sample_composition": "samenstelling van de steekproef",
-    "duplicate_answer_pattern": "dubbele antwoordpatronen",
-    "max_quarantine_share": "niet te veel rijen apart gezet",
-    "min_clean_respondents": "genoeg bruikbare respondenten",
-}
-STATUS_NL = {"usable": "bruikbaar", "blocked": "geblokkeerd", "loaded": "ingelezen", "rejected": "geweigerd",
-             "held": "aangehouden voor beoordeling", "superseded": "vervangen door een nieuwere levering",
-             "not_used": "niet gebruikt", "received": "ontvangen", "accepted": "geaccepteerd"}
-
-
-def rule_name(rule_id) -> str:
-    rid = "" if rule_id is None or (isinstance(rule_id, float) and rule_id != rule_id) else str(rule_id)
-    return RULE_NAMES.get(rid, rid.replace("_", " "))
+# readable rule and status names live in socialquality.quality.names (shared with the Data Docs)
+STATUS_NL = STATUS  # historical name
 
 
 def rows_nl(n: int) -> str:
-    return f"{n} rij" if n == 1 else f"{n} rijen"
+    """"1 rij" / "2 rijen" in the current language (historical name)."""
+    return rows_text(n)
+
+
+def _observed(value) -> dict:
+    import ast
+
+    try:
+        observed = ast.literal_eval(str(value))
+    except (ValueError, SyntaxError):
+        return {}
+    return observed if isinstance(observed, dict) else {}
 
 
 def _failed_rules(failed: pd.DataFrame) -> str:
     lines = []
     for r in failed.itertuples():
         if r.rule_id == "min_respondents_per_district":
-            try:  # observed value: {'districts': 99, 'districts_below_minimum': {code: n, ...}}
-                import ast
-                below = ast.literal_eval(str(r.observed_value)).get("districts_below_minimum", {})
-                what = f"{len(below)} {'wijk' if len(below) == 1 else 'wijken'} onder het minimum"
-            except (ValueError, SyntaxError, AttributeError):
-                what = str(r.message or "")
+            # observed value: {'districts': 99, 'districts_below_minimum': {code: n, ...}}
+            below = _observed(r.observed_value).get("districts_below_minimum")
+            what = (_("%(districts)s onder het minimum", districts=districts_text(len(below)))
+                    if isinstance(below, dict) else str(r.message or ""))
         else:
-            what = rows_nl(int(r.rows_affected or 0))
-        column = "" if r.column_name is None or (isinstance(r.column_name, float)) else f" ({r.column_name})"
-        lines.append(html.escape(f"{rule_name(r.rule_id)}{column}: {what}"))
-    return "<br>".join(lines) or "geen"
+            what = rows_text(int(r.rows_affected or 0))
+        column = "" if r.column_name is None or isinstance(r.column_name, float) else f" ({html.escape(r.column_name)})"
+        lines.append(f"{html.escape(rule_name(r.rule_id))} <code>{html.escape(str(r.rule_id))}</code>{column}: "
+                     f"{html.escape(what)}")
+    return "<br>".join(lines) or html.escape(_("geen"))
 
 
 AUDIT_CSS = """
 :root{--brand:#1f3a5f;--line:#d0d7de}
 body{font-family:"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:#1b1b1b;margin:0;line-height:1.5}
 header{background:var(--brand);color:#fff;padding:20px}header h1{margin:0;font-size:1.6rem}
-header a{color:#fff}main{max-width:1100px;margin:0 auto;padding:0 20px 60px}
+header a{color:#fff}nav.crumbs a{display:inline-block;min-height:24px;margin-right:14px}main{max-width:1100px;margin:0 auto;padding:0 20px 60px}
 h2{color:var(--brand);border-bottom:2px solid var(--brand);padding-bottom:4px;margin-top:2em}
 .table-wrap{max-width:100%;overflow-x:auto}
 table{border-collapse:collapse;width:100%;margin:10px 0 18px;font-size:.92rem}
@@ -146,10 +131,9 @@ table{font-size:.85rem}}
 
 def pipeline_checks(engine, minimum_respondents: int = 30) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The pipeline's checks per wave, rebuilt from the warehouse (latest validation run per wave):
-    rows reconcile, district coverage, weighting stable; and the design-effect distribution per wave."""
-    import ast
-
-    from socialquality.weighting_check import MAX_DEFF, deff_distribution, unstable_districts
+    rows reconcile, district coverage, weighting stable; and the design-effect distribution per wave.
+    Texts in the current language."""
+    from socialquality.weighting_check import MAX_DEFF, deff_distribution, weighting_warnings
 
     runs = read_table(engine, s.validation_runs)
     results = read_table(engine, s.check_results)
@@ -159,116 +143,195 @@ def pipeline_checks(engine, minimum_respondents: int = 30) -> tuple[pd.DataFrame
         latest = runs.sort_values("id").groupby("wave").tail(1)
         for run in latest.itertuples():
             ok = run.received == run.clean + run.quarantined
-            rows.append({"wave": run.wave, "check": "alle rijen verantwoord", "passed": ok, "severity": "error",
-                         "description": f"ontvangen {run.received} = schoon {run.clean} + apart gezet {run.quarantined}"
-                         if ok else f"ontvangen {run.received}, maar schoon {run.clean} + apart gezet {run.quarantined}"})
+            counts = dict(received=fmt_number(run.received, 0), clean=fmt_number(run.clean, 0),
+                          quarantined=fmt_number(run.quarantined, 0))
+            rows.append({"wave": run.wave, "check": _("alle rijen verantwoord"), "code": "rows_reconcile",
+                         "passed": ok, "severity": "error",
+                         "description": _("ontvangen %(received)s = schoon %(clean)s + apart gezet %(quarantined)s",
+                                          **counts) if ok else
+                         _("ontvangen %(received)s, maar schoon %(clean)s + apart gezet %(quarantined)s", **counts)})
             cov = results[(results["validation_run_id"] == run.id)
                           & (results["rule_id"] == "min_respondents_per_district")]
             if not cov.empty:
                 c = cov.iloc[0]
-                try:
-                    observed = ast.literal_eval(str(c["observed_value"]))
-                    below, total = observed.get("districts_below_minimum", {}), observed.get("districts")
-                    text = (f"{len(below)} van {total} wijken onder het minimum van {minimum_respondents} respondenten"
-                            f" (hun cijfers worden niet getoond): {', '.join(sorted(below))}" if below else
-                            f"alle {total} wijken hebben minstens {minimum_respondents} respondenten")
-                except (ValueError, SyntaxError, AttributeError):
+                observed = _observed(c["observed_value"])
+                below, total = observed.get("districts_below_minimum"), observed.get("districts")
+                if isinstance(below, dict) and below:
+                    text = _("%(below)s van %(total)s wijken onder het minimum van %(minimum)s respondenten (hun "
+                             "cijfers worden niet getoond): %(codes)s", below=len(below), total=total,
+                             minimum=minimum_respondents, codes=", ".join(sorted(below)))
+                elif isinstance(below, dict):
+                    text = _("alle %(total)s wijken hebben minstens %(minimum)s respondenten", total=total,
+                             minimum=minimum_respondents)
+                else:
                     text = str(c["message"])
-                rows.append({"wave": run.wave, "check": "genoeg respondenten per wijk", "passed": bool(c["success"]),
-                             "severity": "warn", "description": text})
+                rows.append({"wave": run.wave, "check": _("genoeg respondenten per wijk"), "code": "district_coverage",
+                             "passed": bool(c["success"]), "severity": "warn", "description": text})
+    warnings = weighting_warnings(diagnostics, minimum_respondents)
     for wave, g in diagnostics.groupby("wave") if not diagnostics.empty else []:
-        bad = unstable_districts(g, minimum_respondents)
-        text = (f"{len(bad)} van {len(g)} wijken: " + "; ".join(f"{r.district_code} ({r.reason})"
-                                                              for r in bad.head(10).itertuples())
-                + (" …" if len(bad) > 10 else "")) if len(bad) else \
-            f"in alle {len(g)} wijken design-effect ≤ {MAX_DEFF:g}, geconvergeerd en effectieve n boven het minimum"
-        rows.append({"wave": str(wave), "check": "weging stabiel", "passed": bad.empty, "severity": "warn",
-                     "description": text})
-    checks = pd.DataFrame(rows, columns=["wave", "check", "passed", "severity", "description"])
+        bad = warnings[warnings["wave"] == str(wave)]
+        if len(bad):
+            text = (_("%(bad)s van %(total)s wijken: ", bad=len(bad), total=len(g))
+                    + "; ".join(f"{r.district_code} ({r.reason})" for r in bad.head(10).itertuples())
+                    + (" …" if len(bad) > 10 else ""))
+        else:
+            text = _("in alle %(total)s wijken design-effect hoogstens %(max)s, geconvergeerd en effectieve n boven "
+                     "het minimum", total=len(g), max=fmt_number(MAX_DEFF, 1))
+        rows.append({"wave": str(wave), "check": _("weging stabiel"), "code": "weighting_stable", "passed": bad.empty,
+                     "severity": "warn", "description": text})
+    checks = pd.DataFrame(rows, columns=["wave", "check", "code", "passed", "severity", "description"])
     return checks, deff_distribution(diagnostics, minimum_respondents)
 
 
+def _moment(value) -> str:
+    """A stored timestamp as "1 december 2026 14:03" in the page language."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    try:
+        moment = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        return str(value)
+    return f"{fmt_date(moment.to_pydatetime(), 'medium')} {moment:%H:%M}"
+
+
 def render_audit_page(engine, out_dir: Path, title: str, *, report_href: str | None = None,
-                      pipeline_checks: pd.DataFrame | None = None) -> Path:
-    """audit/index.html: every validation run with suites, results, reconciliation and set-aside rows.
+                      pipeline_checks: pd.DataFrame | None = None, minimum_respondents: int = 30) -> Path:
+    """audit/index.html: every validation run with suites, results, reconciliation and set-aside rows,
+    the pipeline's own checks per wave, and the weighting per wave (weights, design effects, warnings).
 
     ``pipeline_checks`` (optional): the pipeline's own checks per wave (columns wave, check,
     passed, severity, description) -- district coverage, weighting stability, rows reconcile.
+    Texts are in the current language of :mod:`socialquality.i18n`.
     """
+    from socialquality.weighting_check import MAX_DEFF, weight_distribution, weighting_warnings
+
     out_dir.mkdir(parents=True, exist_ok=True)
     runs = read_table(engine, s.validation_runs).sort_values("id", ascending=False)
     checks = read_table(engine, s.check_results)
     quarantine = read_table(engine, s.quarantine)
     receipts = read_table(engine, s.file_receipts).sort_values("id")
     status = read_table(engine, s.wave_status)
+    diagnostics = read_table(engine, s.weighting_diagnostics)
+    districts = read_table(engine, s.districts)
+    names = dict(zip(districts["district_code"], districts["district_name"])) if not districts.empty else {}
     counter = iter(range(1, 10_000))
 
     def esc(value) -> str:
         """Escape for HTML; missing values (None, NaN) become empty."""
         return "" if value is None or (isinstance(value, float) and value != value) else html.escape(str(value))
 
-    def table(caption: str, head: list[str]) -> str:
-        cells = "".join(f"<th scope='col'>{esc(h)}</th>" for h in head)
+    def num(value, decimals: int = 0) -> str:
+        return fmt_number(value, decimals, missing="")
+
+    def ratio(value) -> str:
+        """Largest / smallest weight; a weight near zero makes it astronomically large: "> 1.000.000"."""
+        return num(value, 1) if value < 1e6 else "> " + num(1e6)
+
+    def table(caption: str, head: list[str], numeric: set[int] = frozenset()) -> str:
+        cells = "".join(f"<th scope='col'{' class=num' if i in numeric else ''}>{esc(h)}</th>"
+                        for i, h in enumerate(head))
         return (f"<div class='table-wrap' tabindex='0' role='region' aria-label='{esc(caption)} ({next(counter)})'>"
                 f"<table><caption>{esc(caption)}</caption><tr>{cells}</tr>")
 
-    back = f"<p><a href='{esc(report_href)}'>← naar het rapport</a></p>" if report_href else ""
-    parts = [f"<!doctype html><html lang='nl'><head><meta charset='utf-8'>"
+    def ok_cell(ok: bool, text: str) -> str:
+        return f"<td class='{'ok' if ok else 'fail'}'>{esc(text)}</td>"
+
+    links = []
+    if report_href:
+        links.append(f"<a href='{esc(report_href)}'>" + esc(_("← naar het rapport")) + "</a>")
+    if (out_dir / "data_docs" / "index.html").is_file():
+        links.append("<a href='data_docs/index.html'>" + esc(_("Data Docs: alle validaties")) + "</a>")
+    nav = ("<nav class='crumbs' aria-label='" + esc(_("Navigatie")) + "'>" + "".join(links) + "</nav>") if links else ""
+    parts = [f"<!doctype html><html lang='{language()}'><head><meta charset='utf-8'>"
              "<meta name='viewport' content='width=device-width, initial-scale=1'>"
              f"<title>{esc(title)}</title><style>{AUDIT_CSS}</style></head><body>",
-             f"<header>{back}<h1>{esc(title)}</h1></header><main>",
-             "<p>Voor auditors: welke regels draaiden op welk bestand, wat faalde, welke rijen apart zijn gezet en "
-             "waarom, en of elke ontvangen rij is verantwoord (ontvangen = schoon + apart gezet). Dezelfde gegevens "
-             "staan in de warehouse-tabellen <code>validation_runs</code>, <code>check_results</code>, "
-             "<code>quarantine</code> en <code>file_receipts</code> (zie docs/audit.md).</p>"]
-    parts.append("<h2>Status per meting</h2>" + table("Status per meting", ["Meting", "Status", "Reden"]))
+             f"<header>{nav}<h1>{esc(title)}</h1></header><main>",
+             "<p>" + esc(_("Voor auditors: welke regels draaiden op welk bestand, wat faalde, welke rijen apart zijn "
+                           "gezet en waarom, of elke ontvangen rij is verantwoord (ontvangen = schoon + apart gezet), "
+                           "en hoe de weging per meting uitpakt. Dezelfde gegevens staan in de warehouse-tabellen"))
+             + " <code>validation_runs</code>, <code>check_results</code>, <code>quarantine</code>, "
+             "<code>file_receipts</code>, <code>weighting_diagnostics</code> "
+             + esc(_("(zie docs/audit.md)")) + ".</p>"]
+    parts.append("<h2>" + esc(_("Status per meting")) + "</h2>"
+                 + table(_("Status per meting"), [_("Meting"), _("Status"), _("Reden")]))
     for row in status.sort_values("wave").itertuples():
-        css = "ok" if row.status == "usable" else "fail"
-        parts.append(f"<tr><td>{esc(row.wave)}</td><td class='{css}'>{esc(STATUS_NL.get(row.status, row.status))}</td>"
-                     f"<td>{esc(row.reason or '')}</td></tr>")
+        parts.append(f"<tr><td>{esc(row.wave)}</td>{ok_cell(row.status == 'usable', status_name(row.status))}"
+                     f"<td>{esc(without_paths(row.reason or ''))}</td></tr>")
     parts.append("</table></div>")
     deffs = None
     if pipeline_checks is None:
-        pipeline_checks, deffs = globals()["pipeline_checks"](engine)
-    if deffs is not None and not deffs.empty:
-        from socialquality.weighting_check import MAX_DEFF
-
-        def num(v) -> str:
-            return "" if v is None or v != v else f"{v:.2f}".replace(".", ",")
-
-        parts.append("<h2>Weging per meting</h2><p class='note'>Het design-effect zegt hoeveel de weging de marge "
-                     f"vergroot (1 = niet; 2 = de effectieve steekproef is gehalveerd). De controle 'weging stabiel' "
-                     f"waarschuwt bij een design-effect boven {MAX_DEFF:g}, als de weging niet convergeert, of als de "
-                     "effectieve n onder het publicatieminimum zakt. 'Aangepast' telt de wijken waar leeftijdsgroepen "
-                     "zijn samengevoegd of afkapgrenzen verruimd (een notitie, geen waarschuwing).</p>")
-        parts.append(table("Verdeling van het design-effect per meting", [
-            "Meting", "Wijken", "Minimum", "Mediaan", "90e percentiel", "Maximum", "Aangepast", "Waarschuwingen"]))
-        for r in deffs.itertuples():
-            parts.append(f"<tr><td>{esc(r.wave)}</td><td>{r.districts}</td><td>{num(r.deff_min)}</td>"
-                         f"<td>{num(r.deff_median)}</td><td>{num(r.deff_p90)}</td><td>{num(r.deff_max)}</td>"
-                         f"<td>{r.adjusted}</td><td class='{'fail' if r.warnings else 'ok'}'>{r.warnings}</td></tr>")
-        parts.append("</table></div>")
+        pipeline_checks, deffs = globals()["pipeline_checks"](engine, minimum_respondents)
     if pipeline_checks is not None and not pipeline_checks.empty:
-        parts.append("<h2>Controles van de pijplijn per meting</h2><p class='note'>Naast de regels per rij controleert de "
-                     "pijplijn per meting of alle wijken genoeg respondenten hebben, of de weging stabiel is en of "
-                     "alle rijen verantwoord zijn. Dezelfde uitkomsten staan als asset checks in Dagster.</p>")
-        parts.append(table("Controles van de pijplijn", ["Meting", "Controle", "Uitkomst", "Toelichting"]))
+        parts.append("<h2>" + esc(_("Controles van de pijplijn per meting")) + "</h2><p class='note'>"
+                     + esc(_("Naast de regels per rij controleert de pijplijn per meting of alle rijen verantwoord "
+                             "zijn, of alle wijken genoeg respondenten hebben en of de weging stabiel is. Dezelfde "
+                             "uitkomsten staan als asset checks in Dagster, met de meting erbij.")) + "</p>")
+        parts.append(table(_("Controles van de pijplijn"), [_("Meting"), _("Controle"), _("Uitkomst"),
+                                                            _("Toelichting")]))
         for row in pipeline_checks.sort_values(["wave", "check"]).itertuples():
             ok = bool(row.passed)
-            parts.append(f"<tr><td>{esc(row.wave)}</td><td>{esc(row.check)}</td>"
-                         f"<td class='{'ok' if ok else 'fail'}'>{'in orde' if ok else 'waarschuwing' if row.severity == 'warn' else 'fout'}"
-                         f"</td><td>{esc(row.description)}</td></tr>")
+            outcome = _("in orde") if ok else _("waarschuwing") if row.severity == "warn" else _("fout")
+            code = getattr(row, "code", "")
+            parts.append(f"<tr><td>{esc(row.wave)}</td><td>{esc(row.check)}"
+                         + (f" <code>{esc(code)}</code>" if code else "") + f"</td>{ok_cell(ok, outcome)}"
+                         f"<td>{esc(row.description)}</td></tr>")
         parts.append("</table></div>")
-    parts.append("<h2>Ontvangen bestanden</h2>" + table("Ontvangen bestanden", [
-        "Meting", "Bestand", "Controlegetal (sha256)", "Ontvangen", "Rijen", "Status", "Melding"]))
+    if deffs is not None and not deffs.empty:
+        parts.append("<h2>" + esc(_("Weging per meting")) + "</h2><p class='note'>"
+                     + esc(_("Het design-effect zegt hoeveel de weging de marge vergroot (1 = niet; 2 = de effectieve "
+                             "steekproef is gehalveerd). De controle ‘weging stabiel’ waarschuwt bij een design-effect "
+                             "boven %(max)s, als de weging niet convergeert, of als de effectieve n onder het "
+                             "publicatieminimum zakt. ‘Aangepast’ telt de wijken waar leeftijdsgroepen zijn "
+                             "samengevoegd of afkapgrenzen verruimd (een notitie, geen waarschuwing).",
+                             max=fmt_number(MAX_DEFF, 1))) + "</p>")
+        parts.append(table(_("Verdeling van het design-effect per meting"), [
+            _("Meting"), _("Wijken"), _("Minimum"), _("Mediaan"), _("90e percentiel"), _("Maximum"), _("Aangepast"),
+            _("Waarschuwingen")], numeric={1, 2, 3, 4, 5, 6, 7}))
+        for r in deffs.itertuples():
+            parts.append(f"<tr><td>{esc(r.wave)}</td><td class='num'>{num(r.districts)}</td>"
+                         f"<td class='num'>{num(r.deff_min, 2)}</td><td class='num'>{num(r.deff_median, 2)}</td>"
+                         f"<td class='num'>{num(r.deff_p90, 2)}</td><td class='num'>{num(r.deff_max, 2)}</td>"
+                         f"<td class='num'>{num(r.adjusted)}</td>"
+                         f"<td class='num {'fail' if r.warnings else 'ok'}'>{num(r.warnings)}</td></tr>")
+        parts.append("</table></div>")
+        spread = weight_distribution(read_table(engine, s.weights))
+        if not spread.empty:
+            parts.append("<p class='note'>" + esc(_("De gewichten ten opzichte van het gemiddelde gewicht in de eigen "
+                                                   "wijk (1 = een gemiddelde respondent van de wijk). Hoe verder ze "
+                                                   "uiteenlopen, hoe groter het design-effect.")) + "</p>")
+            parts.append(table(_("Verdeling van de gewichten per meting"), [
+                _("Meting"), _("Respondenten"), _("Minimum"), _("10e percentiel"), _("Mediaan"), _("90e percentiel"),
+                _("Maximum"), _("Grootste / kleinste")], numeric={1, 2, 3, 4, 5, 6, 7}))
+            for r in spread.itertuples():
+                parts.append(f"<tr><td>{esc(r.wave)}</td><td class='num'>{num(r.respondents)}</td>"
+                             + "".join(f"<td class='num'>{num(v, 2)}</td>"
+                                       for v in (r.w_min, r.w_p10, r.w_median, r.w_p90, r.w_max))
+                             + f"<td class='num'>{ratio(r.ratio)}</td></tr>")
+            parts.append("</table></div>")
+        warned = weighting_warnings(diagnostics, minimum_respondents, names)
+        parts.append("<h3>" + esc(_("Wijken waar de weging de cijfers onzeker maakt")) + "</h3>")
+        if warned.empty:
+            parts.append("<p>" + esc(_("In geen enkele meting: de weging vergroot de marges nergens sterk.")) + "</p>")
+        else:
+            parts.append(table(_("Waarschuwingen bij de weging"), [
+                _("Meting"), _("Wijk"), _("Respondenten"), _("Effectieve n"), _("Design-effect"), _("Reden")],
+                numeric={2, 3, 4}))
+            for r in warned.itertuples():
+                parts.append(f"<tr><td>{esc(r.wave)}</td><td>{esc(r.district_name)} <code>{esc(r.district_code)}</code>"
+                             f"</td><td class='num'>{num(r.n)}</td><td class='num'>{num(r.n_eff, 1)}</td>"
+                             f"<td class='num'>{num(r.deff, 2)}</td><td>{esc(r.reason)}</td></tr>")
+            parts.append("</table></div>")
+    parts.append("<h2>" + esc(_("Ontvangen bestanden")) + "</h2>" + table(_("Ontvangen bestanden"), [
+        _("Meting"), _("Bestand"), _("Controlegetal (sha256)"), _("Ontvangen"), _("Rijen"), _("Status"), _("Melding")],
+        numeric={4}))
     for row in receipts.itertuples():
         parts.append(f"<tr><td>{esc(row.survey)} {esc(row.wave)}</td><td>{esc(row.file_name)}</td>"
-                     f"<td><code>{esc(row.checksum[:16])}…</code></td><td>{esc(str(row.received_at)[:19])}</td>"
-                     f"<td>{'' if pd.isna(row.rows) else int(row.rows)}</td><td>{esc(STATUS_NL.get(row.status, row.status))}</td>"
-                     f"<td>{esc(without_paths(row.error or ''))}</td></tr>")
-    parts.append("</table></div><h2>Validaties</h2>" + table("Validaties", [
-        "Meting", "Moment", "Run", "Regelsets", "Ontvangen", "Schoon", "Apart gezet", "Klopt", "Geblokkeerd",
-        "Regels niet gehaald", "Data Docs"]))
+                     f"<td><code>{esc(row.checksum[:16])}…</code></td><td>{esc(_moment(row.received_at))}</td>"
+                     f"<td class='num'>{'' if pd.isna(row.rows) else num(int(row.rows))}</td>"
+                     f"<td>{esc(status_name(row.status))}</td><td>{esc(without_paths(row.error or ''))}</td></tr>")
+    parts.append("</table></div><h2>" + esc(_("Validaties")) + "</h2>" + table(_("Validaties"), [
+        _("Meting"), _("Moment"), _("Run"), _("Regelsets"), _("Ontvangen"), _("Schoon"), _("Apart gezet"),
+        _("Klopt"), _("Geblokkeerd"), _("Regels niet gehaald"), _("Data Docs")], numeric={4, 5, 6}))
     for row in runs.itertuples():
         run_checks = checks[checks["validation_run_id"] == row.id]
         failed = run_checks[~run_checks["success"].astype(bool)]
@@ -276,26 +339,29 @@ def render_audit_page(engine, out_dir: Path, title: str, *, report_href: str | N
         suites = json.loads(row.suites or "{}")
         docs = Path(row.data_docs_path) if row.data_docs_path else None
         link = (f"<a href='{esc(str(docs.relative_to(out_dir)) if docs and docs.is_relative_to(out_dir) else str(docs))}'>"
-                f"Data Docs meting {esc(row.wave)}</a>") if docs else ""
+                + esc(_("Data Docs meting %(wave)s", wave=row.wave)) + "</a>") if docs else ""
+        reconciled = ok_cell(reconciles, _("ja") if reconciles else _("NEE"))
+        blocked = (_("ja: %(reason)s", reason=without_paths(row.blocked_reason or "")) if row.blocked_reason
+                   else _("ja")) if row.blocked else _("nee")
         parts.append(
-            f"<tr><td>{esc(row.wave)}</td><td>{esc(str(row.validated_at)[:19])}</td><td><code>{esc(row.run_id[:8])}"
-            f"</code></td><td>{'<br>'.join(esc(f'{k} ({str(v)[:10]})') for k, v in suites.items())}</td>"
-            f"<td>{row.received}</td><td>{row.clean}</td><td>{row.quarantined}</td>"
-            f"<td class='{'ok' if reconciles else 'fail'}'>{'ja' if reconciles else 'NEE'}</td>"
-            f"<td class='{'fail' if row.blocked else 'ok'}'>{'ja: ' + esc(row.blocked_reason or '') if row.blocked else 'nee'}</td>"
-            f"<td>{_failed_rules(failed)}</td>"
-            f"<td>{link}</td></tr>")
-    parts.append("</table></div><h2>Apart gezette rijen per regel (laatste validatie per meting)</h2>"
-                 + table("Apart gezette rijen per regel", ["Meting", "Regel", "Kolom", "Rijen", "Vrijgegeven"]))
+            f"<tr><td>{esc(row.wave)}</td><td>{esc(_moment(row.validated_at))}</td><td><code>{esc(row.run_id[:8])}"
+            f"</code></td><td>{'<br>'.join(f'<code>{esc(k)}</code> ({esc(str(v)[:10])})' for k, v in suites.items())}</td>"
+            f"<td class='num'>{num(row.received)}</td><td class='num'>{num(row.clean)}</td>"
+            f"<td class='num'>{num(row.quarantined)}</td>{reconciled}"
+            f"{ok_cell(not row.blocked, blocked)}<td>{_failed_rules(failed)}</td><td>{link}</td></tr>")
+    parts.append("</table></div><h2>" + esc(_("Apart gezette rijen per regel (laatste validatie per meting)")) + "</h2>"
+                 + table(_("Apart gezette rijen per regel"), [_("Meting"), _("Regel"), _("Kolom"), _("Rijen"),
+                                                              _("Vrijgegeven")], numeric={3, 4}))
     if not quarantine.empty:
         summary = quarantine.groupby(["wave", "rule_id", "column_name"], dropna=False).agg(
             rows=("source_row", "nunique"), released=("released_by", "count")).reset_index()
         for row in summary.itertuples():
             parts.append(f"<tr><td>{esc(row.wave)}</td><td>{esc(rule_name(row.rule_id))} <code>{esc(row.rule_id)}</code></td>"
-                         f"<td>{esc('' if pd.isna(row.column_name) else row.column_name)}</td><td>{row.rows}</td>"
-                         f"<td>{row.released}</td></tr>")
-    parts.append("</table></div><p>Per rij (bestand, rijnummer, regel, kolom, waarde): tabel <code>quarantine</code>; "
-                 "vrijgeven na beoordeling: <code>socialquality release ID --by NAAM --reason TEKST</code>.</p>"
+                         f"<td>{esc('' if pd.isna(row.column_name) else row.column_name)}</td>"
+                         f"<td class='num'>{num(row.rows)}</td><td class='num'>{num(row.released)}</td></tr>")
+    parts.append("</table></div><p>" + esc(_("Per rij (bestand, rijnummer, regel, kolom, waarde): tabel"))
+                 + " <code>quarantine</code>; " + esc(_("vrijgeven na beoordeling:"))
+                 + " <code>" + esc(_("socialquality release ID --by NAAM --reason TEKST")) + "</code>.</p>"
                  "</main></body></html>")
     page = out_dir / "index.html"
     page.write_text("\n".join(parts), encoding="utf-8")

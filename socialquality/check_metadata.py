@@ -3,6 +3,8 @@
 Dagster shows an asset check's history without the partition of the asset it checks, and a nested
 dict as one stringified blob. :func:`readable` gives every result the wave label ("meting") first,
 and flattens nested values into one plain "key: value" entry each (texts and numbers only).
+Texts follow the current language of :mod:`socialquality.i18n` (the assets set it from the
+configuration): "meting"/"wave", "ja"/"yes".
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from socialquality.i18n import _
+
 
 def _plain(value: Any) -> Any:
     if isinstance(value, bool):
-        return "ja" if value else "nee"
+        return _("ja") if value else _("nee")
     if isinstance(value, (int, float, str)) or value is None:
         return "" if value is None else value
     if isinstance(value, (list, tuple)):
@@ -22,7 +26,7 @@ def _plain(value: Any) -> Any:
 
 
 def readable(wave: str, metadata: dict[str, Any], limit: int = 60) -> dict[str, Any]:
-    out: dict[str, Any] = {"meting": str(wave)}
+    out: dict[str, Any] = {_("meting"): str(wave)}
     for key, value in (metadata or {}).items():
         if isinstance(value, dict):
             for sub, v in value.items():
@@ -32,10 +36,10 @@ def readable(wave: str, metadata: dict[str, Any], limit: int = 60) -> dict[str, 
         else:
             out[str(key)] = _plain(value)
         if len(out) >= limit:
-            out["…"] = f"{len(metadata)} entries; see the audit page"
+            out["…"] = _("%(n)s gegevens; zie het auditoverzicht", n=len(metadata))
             break
     return out
 
 
 def description(wave: str, text: str) -> str:
-    return f"Meting {wave}: {text}"
+    return _("Meting %(wave)s: %(text)s", wave=wave, text=text)

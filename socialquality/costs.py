@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from socialquality.errors import CodebookError
+from socialquality.i18n import DASH, _, fmt_number, fmt_percent, is_missing, ngettext
 
 Z95 = 1.959963984540054
 COST_FIELDS = ("budget", "actual", "saving")
@@ -128,15 +129,12 @@ def later_cost_panel(settings: CostSettings, municipality: str) -> pd.DataFrame:
 # --- formatting ----------------------------------------------------------------------------------
 
 def euro(x: Any, decimals: int = 0) -> str:
-    from socialquality.report.text_nl import fmt_num, is_missing, DASH
-
-    return DASH if is_missing(x) else f"€ {fmt_num(x, decimals)}"
+    """An amount in euros in the current locale: "€ 1.234" (nl), "€ 1,234" (en)."""
+    return DASH if is_missing(x) else "€ " + fmt_number(x, decimals)
 
 
 def _num(x: Any, decimals: int = 1) -> str:
-    from socialquality.report.text_nl import fmt_num
-
-    return fmt_num(x, decimals)
+    return fmt_number(x, decimals)
 
 
 # --- derived measures ----------------------------------------------------------------------------
@@ -208,19 +206,19 @@ def demand_change(panel: pd.DataFrame, field: str, district: str, start_year: in
     before = [y for y in years if y < start_year]
     after = [y for y in years if y >= start_year]
     if not before or not after:
-        have = ", ".join(str(int(y)) for y in years) or "geen"
+        have = ", ".join(str(int(y)) for y in years) or _("geen")
         return {"kind": "not_measurable", "years": [int(y) for y in years],
-                "reason": f"CBS-jaren met dit cijfer: {have}; er is een jaar vóór én een jaar na de start "
-                          f"({start_year}) nodig"}
+                "reason": _("CBS-jaren met dit cijfer: %(years)s; er is een jaar vóór én een jaar na de start "
+                            "(%(start)s) nodig", years=have, start=start_year)}
     y0, y1 = int(before[-1]), int(after[-1])
     wide = data[data["year"].isin([y0, y1])].pivot_table(index="district_code", columns="year", values="value")
     wide = wide.dropna()
     if district not in wide.index:
-        return {"kind": "not_measurable", "years": [y0, y1], "reason": "geen CBS-cijfer voor de wijk in beide jaren"}
+        return {"kind": "not_measurable", "years": [y0, y1], "reason": _("geen CBS-cijfer voor de wijk in beide jaren")}
     change = wide[y1] - wide[y0]
     others = change.drop(index=district)
     if len(others) < 5:
-        return {"kind": "not_measurable", "years": [y0, y1], "reason": "te weinig andere wijken om mee te vergelijken"}
+        return {"kind": "not_measurable", "years": [y0, y1], "reason": _("te weinig andere wijken om mee te vergelijken")}
     did = float(change[district] - others.mean())
     half = float(stats.t.ppf(0.975, len(others) - 1) * others.std(ddof=1) * math.sqrt(1 + 1 / len(others)))
     return {"kind": "measured", "years": [y0, y1], "level_before": float(wide.loc[district, y0]),
@@ -287,46 +285,49 @@ def derive_costs(intervention: Any, years: pd.DataFrame, effects: pd.DataFrame, 
                      "text_nl": text})
 
     if years.empty:
-        add("no_costs", text="Voor deze interventie zijn (nog) geen kosten vastgelegd in het register.", unit="")
+        add("no_costs", text=_("Voor deze interventie zijn (nog) geen kosten vastgelegd in het register."), unit="")
         return pd.DataFrame(rows)
     closure = intervention.kind == "closure"
     amount = years["saving"] if closure else years["actual"]
     with_amount = years[amount.notna()]
     if with_amount.empty:
-        add("no_costs", text="Er is alleen een begroting vastgelegd, nog geen werkelijke "
-                             + ("besparing." if closure else "kosten."), unit="")
+        add("no_costs", text=_("Er is alleen een begroting vastgelegd, nog geen werkelijke besparing.") if closure
+            else _("Er is alleen een begroting vastgelegd, nog geen werkelijke kosten."), unit="")
         return pd.DataFrame(rows)
     amounts = (with_amount["saving"] if closure else with_amount["actual"]).astype(float)
     per_year = float(amounts.mean())
     span = f"{int(with_amount['year'].min())}–{int(with_amount['year'].max())}" if len(with_amount) > 1 \
         else str(int(with_amount["year"].iloc[0]))
-    word = "besparing" if closure else "kosten"
+    values = dict(amount=euro(per_year), span=span, total=euro(amounts.sum()))
     add("saving_per_year" if closure else "cost_per_year", per_year,
-        text=f"Gemiddeld {euro(per_year)} {word} per jaar ({span}; totaal {euro(amounts.sum())}).")
+        text=_("Gemiddeld %(amount)s besparing per jaar (%(span)s; totaal %(total)s).", **values) if closure else
+        _("Gemiddeld %(amount)s kosten per jaar (%(span)s; totaal %(total)s).", **values))
     budget = years["budget"].dropna()
     if not closure and not budget.empty:
         spent = years.dropna(subset=["budget", "actual"])
         if not spent.empty:
             share = float(spent["actual"].sum() / spent["budget"].sum()) if spent["budget"].sum() > 0 else np.nan
             add("budget_spent", share, unit="share",
-                text=f"Besteed: {euro(spent['actual'].sum())} van een begroting van {euro(spent['budget'].sum())} "
-                     f"({_num(100 * share, 0)}%).")
+                text=_("Besteed: %(spent)s van een begroting van %(budget)s (%(share)s).",
+                       spent=euro(spent["actual"].sum()), budget=euro(spent["budget"].sum()),
+                       share=fmt_percent(share, 0)))
     if n_residents > 0:
         add("saving_per_resident" if closure else "cost_per_resident", per_year / n_residents, unit="euro",
-            text=f"{euro(per_year / n_residents, 2)} per inwoner van {'de wijk' if len(sites) == 1 else 'de wijken'} "
-                 f"per jaar ({_num(n_residents, 0)} inwoners).")
+            text=ngettext("%(amount)s per inwoner van de wijk per jaar (%(residents)s inwoners).",
+                          "%(amount)s per inwoner van de wijken per jaar (%(residents)s inwoners).", len(sites),
+                          amount=euro(per_year / n_residents, 2), residents=_num(n_residents, 0)))
     if not closure:
         target = float(sum(target_residents.get(d, 0.0) for d in sites))
         if intervention.age_min is not None and target > 0:
             add("cost_per_target_resident", per_year / target,
-                text=f"{euro(per_year / target, 2)} per inwoner van {int(intervention.age_min)} jaar of ouder in de "
-                     f"wijken per jaar.")
+                text=_("%(amount)s per inwoner van %(age)s jaar of ouder in de wijken per jaar.",
+                       amount=euro(per_year / target, 2), age=int(intervention.age_min)))
         reached = with_amount.dropna(subset=["participants"])
         if not reached.empty and reached["participants"].sum() > 0:
             total, people = float(reached["actual"].sum()), float(reached["participants"].sum())
             add("cost_per_participant", total / people,
-                text=f"{euro(total / people)} per deelnemer ({_num(people, 0)} deelnemers volgens de "
-                     f"activiteitenregistratie, {euro(total)}).")
+                text=_("%(amount)s per deelnemer (%(people)s deelnemers volgens de activiteitenregistratie, "
+                       "%(total)s).", amount=euro(total / people), people=_num(people, 0), total=euro(total)))
             fb = reached[reached["feedback_n"] > 0]
             if not fb.empty and fb["feedback_n"].sum() >= 5:
                 share, low, high = wilson(float(fb["feedback_attributed"].sum()), float(fb["feedback_n"].sum()))
@@ -334,16 +335,18 @@ def derive_costs(intervention: Any, years: pd.DataFrame, effects: pd.DataFrame, 
                     value = total / (people * share)
                     add("cost_per_participant_more_contacts", value, total / (people * high),
                         total / (people * low) if low > 0 else np.inf,
-                        text=f"{euro(value)} per deelnemer die door de activiteit meer contacten zegt te hebben "
-                             f"({_num(100 * share, 0)}% van {_num(fb['feedback_n'].sum(), 0)} deelnemers die de "
-                             f"vragenlijst invulden; 95%-interval {euro(total / (people * high))} tot "
-                             f"{euro(total / (people * low)) if low > 0 else 'onbepaald'}).")
+                        text=_("%(amount)s per deelnemer die door de activiteit meer contacten zegt te hebben "
+                               "(%(share)s van %(n)s deelnemers die de vragenlijst invulden; 95%%-interval %(low)s "
+                               "tot %(high)s).", amount=euro(value), share=fmt_percent(share, 0),
+                               n=_num(fb["feedback_n"].sum(), 0), low=euro(total / (people * high)),
+                               high=euro(total / (people * low)) if low > 0 else _("onbepaald")))
 
     for record in headline_effects(effects, iv).to_dict("records"):
         ind = indicators.get(record["indicator_id"])
         if ind is None:
             continue
-        unit = "procentpunt" if ind.unit == "percent" else "punt"
+        unit = "procentpunt" if ind.unit == "percent" else "punt"  # the stored unit code (Dutch, as before)
+        unit_text = _(unit)
         # lower-case the first letter only: "Eenzaam (De Jong Gierveld ...)" keeps its proper names
         label = ind.label[:1].lower() + ind.label[1:] if not ind.label[1:2].isupper() else ind.label
         se = effect_se(record)
@@ -352,69 +355,81 @@ def derive_costs(intervention: Any, years: pd.DataFrame, effects: pd.DataFrame, 
         if closure:
             if not bool(record["estimable"]) or not np.isfinite(record["estimate"]):
                 add("measured_change", indicator=ind.id, unit=unit,
-                    text=f"{ind.label}: het effect is niet te schatten ({record.get('reason') or 'te weinig gegevens'}).")
+                    text=_("%(label)s: het effect is niet te schatten (%(reason)s).", label=ind.label,
+                           reason=record.get("reason") or _("te weinig gegevens")))
                 continue
             sig = record["ci_low"] > 0 or record["ci_high"] < 0
+            change_values = dict(label=ind.label, effect=_num(record["estimate"], 1), unit=unit_text,
+                                 low=_num(record["ci_low"], 1), high=_num(record["ci_high"], 1))
             add("measured_change", record["estimate"], record["ci_low"], record["ci_high"], unit=unit, indicator=ind.id,
                 extra=se,
-                text=f"{ind.label}: {_num(record['estimate'], 1)} {unit} (95%-interval {_num(record['ci_low'], 1)} tot "
-                     f"{_num(record['ci_high'], 1)}); " + ("een aantoonbare verandering." if sig else
-                                                           "geen aantoonbare verandering.") +
-                     " Aan deze verandering is bewust geen geldbedrag gehangen: daar bestaat geen betrouwbare prijs voor.")
+                text=(_("%(label)s: %(effect)s %(unit)s (95%%-interval %(low)s tot %(high)s); een aantoonbare "
+                        "verandering.", **change_values) if sig else
+                      _("%(label)s: %(effect)s %(unit)s (95%%-interval %(low)s tot %(high)s); geen aantoonbare "
+                        "verandering.", **change_values))
+                + " " + _("Aan deze verandering is bewust geen geldbedrag gehangen: daar bestaat geen betrouwbare "
+                          "prijs voor."))
             continue
         result = cost_per_point(per_year, record["estimate"], record["ci_low"], record["ci_high"], se,
                                 ind.higher_is_better)
         if result["kind"] == "cost_per_point":
             add("cost_per_point", result["value"], result["ci_low"], result["ci_high"], unit=f"euro/{unit}",
                 indicator=ind.id, extra=result["delta_se"],
-                text=f"{ind.label}: {euro(result['value'])} per jaar per {unit} effect (95%-interval "
-                     f"{euro(result['ci_low'])} tot {euro(result['ci_high'])}), bij een verbetering van "
-                     f"{_num(result['effect'], 1)} {unit} ({_num(result['effect_low'], 1)} tot "
-                     f"{_num(result['effect_high'], 1)}).")
+                text=_("%(label)s: %(amount)s per jaar per %(unit)s effect (95%%-interval %(low)s tot %(high)s), "
+                       "bij een verbetering van %(effect)s %(unit)s (%(effect_low)s tot %(effect_high)s).",
+                       label=ind.label, amount=euro(result["value"]), unit=unit_text, low=euro(result["ci_low"]),
+                       high=euro(result["ci_high"]), effect=_num(result["effect"], 1),
+                       effect_low=_num(result["effect_low"], 1), effect_high=_num(result["effect_high"], 1)))
         elif result["kind"] == "no_effect_shown":
             bound = result["bound"]
-            text = (f"{ind.label}: geen effect aangetoond. Met dit budget is een effect kleiner dan "
-                    f"{_num(bound, 1)} {unit} niet uit te sluiten (ook geen effect); een groter effect is "
-                    f"onwaarschijnlijk.") if bound > 0 else f"{ind.label}: geen effect aangetoond."
+            text = (_("%(label)s: geen effect aangetoond. Met dit budget is een effect kleiner dan %(bound)s "
+                      "%(unit)s niet uit te sluiten (ook geen effect); een groter effect is onwaarschijnlijk.",
+                      label=ind.label, bound=_num(bound, 1), unit=unit_text) if bound > 0
+                    else _("%(label)s: geen effect aangetoond.", label=ind.label))
             if bound > 0:
-                text += f" Per {unit} effect kost het dus minstens {euro(result['min_cost_per_point'])} per jaar."
+                text += " " + _("Per %(unit)s effect kost het dus minstens %(amount)s per jaar.", unit=unit_text,
+                                amount=euro(result["min_cost_per_point"]))
             add("effect_not_shown", bound, result["effect_low"], result["effect_high"], unit=unit, indicator=ind.id,
                 extra=result["min_cost_per_point"], text=text)
         elif result["kind"] == "wrong_direction":
             add("effect_wrong_direction", result["effect"], result["effect_low"], result["effect_high"], unit=unit,
-                indicator=ind.id, text=f"{ind.label}: het effect gaat de verkeerde kant op; kosten per punt effect "
-                                       f"zijn dan niet zinvol.")
+                indicator=ind.id, text=_("%(label)s: het effect gaat de verkeerde kant op; kosten per punt effect "
+                                         "zijn dan niet zinvol.", label=ind.label))
         else:
             add("effect_not_estimable", indicator=ind.id, unit=unit,
-                text=f"{ind.label}: het effect is niet te schatten, dus ook geen kosten per punt effect.")
+                text=_("%(label)s: het effect is niet te schatten, dus ook geen kosten per punt effect.",
+                       label=ind.label))
 
     if closure and settings.later_cost_fields:
         start = min(s.start.year for s in intervention.sites)
         units = {u["cbs_field"]: u for u in settings.unit_costs}
         for field in settings.later_cost_fields:
             name, flabel = field["cbs_field"], field["label"]
-            per = " per 1.000 inwoners" if field.get("per", "residents") == "residents" else ""
+            per = " " + _("per 1.000 inwoners") if field.get("per", "residents") == "residents" else ""
             for district in sites:
                 change = demand_change(panel, name, district, start)
                 if change["kind"] != "measured":
                     add("demand_change", indicator=name, unit="per_1000" if per else "value",
-                        text=f"{flabel}{per}: niet te meten — {change['reason']}. Wat dit cijfer na de sluiting doet, "
-                             f"is met deze gegevens dus niet te zeggen.")
+                        text=_("%(label)s%(per)s: niet te meten — %(reason)s. Wat dit cijfer na de sluiting doet, "
+                               "is met deze gegevens dus niet te zeggen.", label=flabel, per=per,
+                               reason=change["reason"]))
                     continue
                 y0, y1 = change["years"]
                 add("demand_change", change["value"], change["ci_low"], change["ci_high"],
                     unit="per_1000" if per else "value", indicator=name,
-                    text=f"{flabel}{per}: van {_num(change['level_before'], 1)} ({y0}) naar "
-                         f"{_num(change['level_after'], 1)} ({y1}); {_num(change['value'], 1, )} meer dan de "
-                         f"verandering in de andere wijken (95%-interval {_num(change['ci_low'], 1)} tot "
-                         f"{_num(change['ci_high'], 1)}).")
+                    text=_("%(label)s%(per)s: van %(before)s (%(y0)s) naar %(after)s (%(y1)s); %(change)s meer dan "
+                           "de verandering in de andere wijken (95%%-interval %(low)s tot %(high)s).", label=flabel,
+                           per=per, before=_num(change["level_before"], 1), y0=y0,
+                           after=_num(change["level_after"], 1), y1=y1, change=_num(change["value"], 1),
+                           low=_num(change["ci_low"], 1), high=_num(change["ci_high"], 1)))
                 unit_cost = units.get(name)
                 if unit_cost is not None and per:
                     people = residents.get(district, 0.0) / 1000.0 * unit_cost["per_year"]
                     value, low, high = (change[k] * people for k in ("value", "ci_low", "ci_high"))
                     add("demand_cost", value, low, high, indicator=name,
-                        text=f"Bij {euro(unit_cost['per_year'])} per {unit_cost['label']} per jaar"
-                             f"{' (' + unit_cost['source'] + ')' if unit_cost.get('source') else ''}: "
-                             f"{euro(value)} per jaar (95%-interval {euro(low)} tot {euro(high)}), naast een "
-                             f"besparing van {euro(per_year)} per jaar.")
+                        text=_("Bij %(unit_cost)s per %(unit)s per jaar%(source)s: %(amount)s per jaar "
+                               "(95%%-interval %(low)s tot %(high)s), naast een besparing van %(saving)s per jaar.",
+                               unit_cost=euro(unit_cost["per_year"]), unit=unit_cost["label"],
+                               source=" (" + unit_cost["source"] + ")" if unit_cost.get("source") else "",
+                               amount=euro(value), low=euro(low), high=euro(high), saving=euro(per_year)))
     return pd.DataFrame(rows)

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from socialquality.costs import derive_costs, later_cost_panel, load_cost_settings, yearly_costs
+from socialquality.i18n import use_language
 from socialquality.monitor import Monitor
 from socialquality.warehouse import schema as s
 from socialquality.warehouse.store import read_table, replace_rows
@@ -38,7 +39,9 @@ def compute_costs(m: Monitor) -> dict[str, Any]:
             ages = margins[(margins["variable"] == "age_group")
                            & (margins["level"].map(AGE_LOWER) >= intervention.age_min)]
             target = ages.groupby("district_code")["count"].sum().to_dict()
-        measures.append(derive_costs(intervention, years, effects, indicators, residents, target, panel, settings))
+        with use_language(m.settings.language):  # the plain-language texts in the report's language
+            measures.append(derive_costs(intervention, years, effects, indicators, residents, target, panel,
+                                         settings))
     yearly = pd.concat(years_frames, ignore_index=True) if years_frames else pd.DataFrame()
     derived = pd.concat(measures, ignore_index=True) if measures else pd.DataFrame()
     with m.engine.begin() as connection:

@@ -35,6 +35,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from socialquality.i18n import _, fmt_percent
+
 
 @dataclass(frozen=True)
 class PlanSettings:
@@ -259,7 +261,7 @@ def nonsampling_variance(inputs: PlanInputs, indicator: str, comparison: list[st
     if len(xs) < 2:
         return 0.0, 0.0
     sqrt_w = np.sqrt(np.array(ws, dtype=float))
-    coef, _ = optimize.nnls(np.array(xs) * sqrt_w[:, None], np.array(ys) * sqrt_w)
+    coef = optimize.nnls(np.array(xs) * sqrt_w[:, None], np.array(ys) * sqrt_w)[0]
     return float(coef[0]), float(coef[1])
 
 
@@ -329,7 +331,7 @@ def make_plan(inputs: PlanInputs, settings: PlanSettings) -> Plan:
     n_needed = {d: 100.0 for d in shape.index.get_level_values("district_code").unique()}
     s2 = inputs.unit_variance.set_index(["district_code", "indicator_id"])["s2"]
     ids = margin_indicators(inputs, settings)
-    for _ in range(2):
+    for _round in range(2):
         trial = shape * pd.Series(shape.index.get_level_values("district_code").map(n_needed), index=shape.index)
         per_unit = evaluate(inputs, settings, trial, {})
         for row in per_unit.districts.itertuples():
@@ -366,15 +368,18 @@ def make_plan(inputs: PlanInputs, settings: PlanSettings) -> Plan:
             goal = settings.power
             if top < settings.power:
                 goal = top - 0.05  # beyond this, more respondents buy little
-                notes.append(f"{design.intervention_name} — {design.label}: {settings.power:.0%} onderscheidend "
-                             f"vermogen is niet haalbaar, ook niet met veel meer respondenten in de wijk (hooguit "
-                             f"{top:.0%}: de variatie tussen wijken en de eerdere metingen begrenzen het); "
-                             + (f"de steekproef in de doelgroep is verhoogd tot een kans van {goal:.0%}."
-                                if goal > now else f"de steekproef is niet verhoogd (kans nu {now:.0%})."))
+                notes.append(_("%(intervention)s — %(indicator)s: %(power)s onderscheidend vermogen is niet "
+                               "haalbaar, ook niet met veel meer respondenten in de wijk (hooguit %(top)s: de variatie "
+                               "tussen wijken en de eerdere metingen begrenzen het); ",
+                               intervention=design.intervention_name, indicator=design.label,
+                               power=fmt_percent(settings.power, 0), top=fmt_percent(top, 0))
+                             + (_("de steekproef in de doelgroep is verhoogd tot een kans van %(goal)s.",
+                                  goal=fmt_percent(goal, 0)) if goal > now else
+                                _("de steekproef is niet verhoogd (kans nu %(now)s).", now=fmt_percent(now, 0))))
                 if goal <= now:
                     continue
             low, high = 1.0, 50.0
-            for _ in range(30):
+            for _step in range(30):
                 mid = (low + high) / 2
                 low, high = (mid, high) if power_at(mid) < goal else (low, mid)
             factor = high
@@ -390,7 +395,7 @@ def make_plan(inputs: PlanInputs, settings: PlanSettings) -> Plan:
         return float(inv.sum()), float(settings.cost_per_invitation * inv.sum() + settings.cost_per_response * r)
 
     final = required
-    budget_note = "geen budget opgegeven: het plan is wat de doelen vragen"
+    budget_note = _("geen budget opgegeven: het plan is wat de doelen vragen")
     req_inv, req_eur = cost(required)
     if settings.budget_invitations or settings.budget_euros:
         def over(inv: pd.Series) -> float:
@@ -402,8 +407,8 @@ def make_plan(inputs: PlanInputs, settings: PlanSettings) -> Plan:
         if over(extra) > 0:  # even the oversampling does not fit: scale everything
             lam = optimize.brentq(lambda f: over(required * f), 1e-6, 1.0)
             final = required * lam
-            budget_note = (f"het budget is kleiner dan wat de doelen vragen: alle uitnodigingen zijn met "
-                           f"{(1 - lam):.0%} verlaagd")
+            budget_note = _("het budget is kleiner dan wat de doelen vragen: alle uitnodigingen zijn met "
+                            "%(cut)s verlaagd", cut=fmt_percent(1 - lam, 0))
         else:
             hi = 1.0
             while over(base * hi + extra) < 0 and hi < 1e4:
@@ -411,10 +416,11 @@ def make_plan(inputs: PlanInputs, settings: PlanSettings) -> Plan:
             lam = optimize.brentq(lambda f: over(base * f + extra), 0.0, hi) if over(base * 0 + extra) < 0 <= over(
                 base * hi + extra) else hi
             final = (base * lam + extra).clip(lower=0.0, upper=cap)
-            budget_note = ("het budget is groter dan wat de doelen vragen: de rest is naar verhouding over de wijken "
-                           "verdeeld (kleinere marges)" if lam > 1 else
-                           f"het budget is kleiner dan wat de doelen vragen: de basissteekproef is met {(1 - lam):.0%} "
-                           f"verlaagd, de extra steekproef voor de interventies is gehouden")
+            budget_note = (_("het budget is groter dan wat de doelen vragen: de rest is naar verhouding over de "
+                             "wijken verdeeld (kleinere marges)") if lam > 1 else
+                           _("het budget is kleiner dan wat de doelen vragen: de basissteekproef is met %(cut)s "
+                             "verlaagd, de extra steekproef voor de interventies is gehouden",
+                             cut=fmt_percent(1 - lam, 0)))
     final = np.ceil(final)
     ev = evaluate(inputs, settings, final, nonsampling)
     resp_da = expected_cells(cells, final).groupby([cells["district_code"], cells["age_group"]]).sum()

@@ -194,6 +194,7 @@ def run_plan(config_path: str, wave: str, settings_path: str | None = None, out_
     """`socialquality plan`: gather, plan, (optionally) check by simulation, write the outputs."""
     from socialquality.monitor import Monitor
     from socialquality.planner import make_plan
+    from socialquality.i18n import use_language
     from socialquality.planner_report import write_plan
 
     m = Monitor.from_config(config_path)
@@ -202,7 +203,8 @@ def run_plan(config_path: str, wave: str, settings_path: str | None = None, out_
     if wave in m.codebook.wave_ids:
         raise SocialQualityError(f"wave {wave} has already been held (it is in the codebook); plan a later wave")
     inputs = gather_inputs(m, settings, folder)
-    plan = make_plan(inputs, settings)
+    with use_language(m.settings.language):  # the plan's notes in the configured language
+        plan = make_plan(inputs, settings)
     check = None
     if check_replicates:
         if not m.settings.demo:
@@ -213,7 +215,8 @@ def run_plan(config_path: str, wave: str, settings_path: str | None = None, out_
 
         check = simulate_plan(plan, inputs, m.catalogue, read_table(m.engine, s.population_margins), check_replicates)
     out = Path(out_dir) if out_dir else m.settings.path("reports") / f"steekproefplan_{wave}"
-    paths = write_plan(plan, out, m.settings.municipality_name, check)
+    with use_language(m.settings.language):
+        paths = write_plan(plan, out, m.settings.municipality_name, check)
     return {"plan": plan, "check": check, "paths": paths}
 
 

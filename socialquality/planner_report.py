@@ -5,19 +5,28 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from socialquality.i18n import DASH, _, fmt_number, fmt_percent, install_jinja, is_missing, language
 from socialquality.planner import Plan
-from socialquality.report.text_nl import DASH, fmt_int, fmt_num, is_missing
 
 EXCEL_UNSAFE = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _pct(x: Any) -> str:
-    return DASH if is_missing(x) else f"{fmt_num(100 * float(x), 0)}%"
+    return fmt_percent(x, 0)
+
+
+def fmt_num(x: Any, decimals: int = 1) -> str:
+    return fmt_number(x, decimals)
+
+
+def fmt_int(x: Any) -> str:
+    return fmt_number(x, 0)
 
 
 def plan_frames(plan: Plan) -> dict[str, pd.DataFrame]:
@@ -53,8 +62,8 @@ def write_plan(plan: Plan, out_dir: str | Path, municipality_name: str,
     wb = Workbook()
     wb.remove(wb.active)
     fill, font = PatternFill("solid", fgColor="1F3A5F"), Font(bold=True, color="FFFFFF")
-    sheets = {"Toewijzing": frames["allocation"], "Wijken": frames["districts"], "Interventies": frames["effects"],
-              "Bezuinigen": frames["cuts"]}
+    sheets = {_("Toewijzing"): frames["allocation"], _("Wijken"): frames["districts"],
+              _("Interventies"): frames["effects"], _("Bezuinigen"): frames["cuts"]}
     for title, frame in sheets.items():
         ws = wb.create_sheet(title)
         ws.append([str(c) for c in frame.columns])
@@ -91,14 +100,26 @@ def _json(value: Any) -> Any:
     return str(value)
 
 
-def render_plan_page(plan: Plan, municipality_name: str, check: dict[str, Any] | None = None) -> str:
-    from socialquality.report.render import _environment
+def _environment() -> Any:
+    """The report templates with gettext and the locale's number filters (socialquality.i18n)."""
+    import jinja2
 
+    from socialquality.report.render import DEFAULT_TEMPLATES, TEMPLATE_ENV
+
+    folder = Path(os.environ.get(TEMPLATE_ENV) or DEFAULT_TEMPLATES)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    install_jinja(env)
+    return env
+
+
+def render_plan_page(plan: Plan, municipality_name: str, check: dict[str, Any] | None = None) -> str:
+    """The plan page in the current language (socialquality.i18n)."""
     st, totals = plan.settings, plan.totals
     effects = []
     for r in plan.effects.to_dict("records"):
         effects.append({"name": r["intervention_name"], "label": r["label"],
-                        "delta": f"{fmt_num(r.get('delta'), 1)} {r['unit']}", "treated": r["treated"],
+                        "delta": f"{fmt_num(r.get('delta'), 1)} {_(r['unit'])}", "treated": r["treated"],
                         "comparison": r["comparison"], "power": _pct(r.get("power")),
                         "max_power": _pct(r.get("max_power")),
                         "ok": (not is_missing(r.get("power"))) and r["power"] >= st.power})
@@ -122,14 +143,14 @@ def render_plan_page(plan: Plan, municipality_name: str, check: dict[str, Any] |
                       "empirical": fmt_num(cm["empirical_over_promised"], 2),
                       "promised_margin": fmt_num(cm["median_promised_margin_pp"], 2),
                       "simulated_margin": fmt_num(cm["median_simulated_margin_pp"], 2),
-                      "within": f"{cm['of_those_simulated_within_target_plus_5pct']} van "
-                                f"{cm['districts_promised_within_target']}" if st.margin_pp else DASH,
+                      "within": _("%(within)s van %(promised)s", within=cm["of_those_simulated_within_target_plus_5pct"],
+                                  promised=cm["districts_promised_within_target"]) if st.margin_pp else DASH,
                       "power": [{"id": f"{r['intervention_id']} / {r['indicator_id']}",
                                  "promised": _pct(r["promised_power"]), "simulated": _pct(r["simulated_power"]),
                                  "mc": _pct(r["mc_error"])} for r in check["power"].to_dict("records")]}
-    env = _environment(None)
+    env = _environment()
     return env.get_template("plan.html.j2").render(
-        municipality_name=municipality_name, wave=st.wave, settings=st, totals=totals,
+        lang=language(), max_share=fmt_percent(st.max_invitation_share, 0), municipality_name=municipality_name, wave=st.wave, settings=st, totals=totals,
         invitations=fmt_int(totals["invitations"]), responses=fmt_int(totals["expected_responses"]),
         euros=fmt_int(totals["euros"]), required_invitations=fmt_int(totals["required_invitations"]),
         required_euros=fmt_int(totals["required_euros"]), margin=fmt_num(st.margin_pp, 1) if st.margin_pp else None,

@@ -20,7 +20,7 @@ from sqlalchemy import and_, select, update
 
 from socialquality import __version__
 from socialquality.errors import InputFileError, SocialQualityError
-from socialquality.i18n import lower_first
+from socialquality.i18n import _, lower_first, use_language
 from socialquality.landing import wave_files
 from socialquality.monitor import Monitor, code_version, dumps
 from socialquality.warehouse import schema as s
@@ -399,8 +399,10 @@ def validate_wave(m: Monitor, wave: str, run_id: str) -> StageReport:
                           expectations_dir=m.settings.path("expectations"),
                           population_shares=_city_population_shares(m), run_label=f"{wave} {run_id[:8]}",
                           ingest_findings=findings)
-    docs_path = build_data_docs(outcome, m.settings.path("audit") / "data_docs",
-                                title=f"{codebook.title}, meting {wave}")
+    with use_language(m.settings.language):
+        docs_path = build_data_docs(outcome, m.settings.path("audit") / "data_docs",
+                                    title=_("%(title)s, meting %(wave)s", title=codebook.title, wave=wave),
+                                    audit_href="../index.html")
     blocking = list(outcome.blocking_failures)
     blocked = bool(blocking)
     reason = "; ".join(c.message for c in blocking) if blocked else None
@@ -672,7 +674,8 @@ def _weight_wave_stage(m: Monitor, wave: str, run_id: str) -> StageReport:
         replace_rows(connection, s.weighting_diagnostics, diagnostics, survey=m.codebook.survey, wave=wave)
     from socialquality.weighting_check import unstable_districts  # the threshold: see that module
 
-    unstable = unstable_districts(diagnostics, m.catalogue.minimum_respondents).rename(columns={"reason": "warning"})
+    with use_language(m.settings.language):
+        unstable = unstable_districts(diagnostics, m.catalogue.minimum_respondents).rename(columns={"reason": "warning"})
     report = result.design.calibration
     metadata = {"respondents": len(result.weights), "districts": len(diagnostics), "converged": bool(report.converged),
                 "iterations": int(report.iterations), "trimmed": int(report.n_trimmed),
@@ -915,8 +918,9 @@ def estimate_effects(m: Monitor, run_id: str) -> dict[str, Any]:
     indicators = indicators[indicators["wave"].isin(waves)]
     districts = read_table(m.engine, s.districts)
     names = dict(zip(districts["district_code"], districts["district_name"])) if not districts.empty else {}
-    effects, log = intervention_effects(indicators, m.register, m.catalogue, m.codebook, m.settings.municipality,
-                                        names)
+    with use_language(m.settings.language):  # verdicts, reasons and warnings in the report's language
+        effects, log = intervention_effects(indicators, m.register, m.catalogue, m.codebook, m.settings.municipality,
+                                            names)
     with m.engine.begin() as connection:
         replace_rows(connection, s.intervention_effects, effects)
     verdicts = (effects.loc[effects["role"] == "headline", "verdict_code"].value_counts().to_dict()
@@ -950,14 +954,11 @@ def intervention_effects(indicators: pd.DataFrame, register: list[Any], catalogu
             starts[site.district] = times[treated_wave]
         if not starts:
             continue
-        name = intervention.name[:1].lower() + intervention.name[1:]  # keep proper nouns ("Landlust")
-        if name.startswith("sluiting ") and not name.startswith("sluiting van "):
-            name = "sluiting van " + name[len("sluiting "):]  # "na de sluiting van buurthuis Landlust"
-        event_text = f"de {name}" if intervention.kind == "closure" else f"de start van {name}"
+        event_text = event_phrase(intervention.name, intervention.kind)
         for indicator_id in intervention.indicators:
             indicator = catalogue.indicator(indicator_id)
             scale = 100.0 if indicator.unit == "percent" else 1.0
-            unit = "procentpunt" if indicator.unit == "percent" else "punt"
+            unit = _("procentpunt") if indicator.unit == "percent" else _("punt")
             label = lower_first(indicator.label)  # "eenzaam (De Jong Gierveld, ...)": names keep their capitals
             panel = indicators[indicators["indicator_id"] == indicator_id].copy()
             panel["time"] = panel["wave"].map(times)
@@ -984,6 +985,19 @@ def intervention_effects(indicators: pd.DataFrame, register: list[Any], catalogu
                 log.append(f"{intervention.id}/{indicator_id}: {len(left)} of {len(starts)} sites left out: "
                            + "; ".join(f"{u} ({r})" for u, r in left.items()))
     return pd.DataFrame(rows), log
+
+
+def event_phrase(name: str, kind: str) -> str:
+    """What happened, for the verdict sentence in the current language: "de start van computerlessen
+    voor 65-plussers", "de sluiting van buurthuis Landlust" ("the closure of ‘buurthuis Landlust’");
+    the register's name is Dutch and is quoted in English."""
+    lowered = name[:1].lower() + name[1:]  # keep proper nouns ("Landlust")
+    if kind == "closure":
+        for prefix in ("sluiting van ", "sluiting "):
+            if lowered.startswith(prefix):  # "na de sluiting van buurthuis Landlust"
+                return _("de sluiting van %(name)s", name=lowered[len(prefix):])
+        return _("de %(name)s", name=lowered)
+    return _("de start van %(name)s", name=lowered)
 
 
 def _effect_row(fx: Any, intervention_id: str, district: str, indicator_id: str, method: str, result: Any,
@@ -1039,9 +1053,12 @@ def _headline_details(fx: Any, analysis: Any, names: dict[str, str], not_started
 def render_audit_index(m: Monitor, run_id: str) -> dict[str, Any]:
     from socialquality.audit import render_audit_page
 
-    page = render_audit_page(m.engine, m.settings.path("audit"), f"Auditoverzicht {m.codebook.title}",
-                             report_href=os.path.relpath(m.settings.path("reports") / "index.html",
-                                                         m.settings.path("audit")))
+    with use_language(m.settings.language):
+        page = render_audit_page(m.engine, m.settings.path("audit"),
+                                 _("Auditoverzicht %(title)s", title=m.codebook.title),
+                                 report_href=os.path.relpath(m.settings.path("reports") / "index.html",
+                                                             m.settings.path("audit")),
+                                 minimum_respondents=m.catalogue.minimum_respondents)
     return {"page": str(page)}
 
 

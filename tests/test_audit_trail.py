@@ -21,6 +21,8 @@ from sqlalchemy import text
 
 from socialquality import stages
 from socialquality.audit import WHY_QUERY, explain_respondent, render_audit_page
+from socialquality.i18n import fmt_number, use_language
+from socialquality.quality.names import rule_name
 from socialquality.demo.generator import generate_demo_city
 from socialquality.landing import sha256_of
 from socialquality.monitor import Monitor
@@ -228,22 +230,64 @@ def test_a_release_survives_revalidation_and_enters_the_next_estimate(city):
     assert len(lineage) == 2 and set(after["lineage_id"]) == {int(lineage["id"].iloc[-1])}
 
 
+def _table(html: str, caption: str) -> list[list[str]]:
+    """The rows of the table with this caption, as the cells' texts (the page as a reader sees it)."""
+    import lxml.html
+
+    doc = lxml.html.fromstring(html)
+    [found] = [t for t in doc.iter("table") if t.find("caption") is not None
+               and t.find("caption").text_content().strip() == caption]
+    return [[" ".join(c.text_content().split()) for c in tr.iter("td", "th")] for tr in found.iter("tr")]
+
+
 def test_the_audit_page_lists_the_wave_the_file_and_the_reconciliation(city):
     m = city["monitor"]
     page = render_audit_page(m.engine, city["folder"] / "audit", "Auditoverzicht wijkmonitor")
     assert page == city["folder"] / "audit" / "index.html"
     html = page.read_text(encoding="utf-8")
     checksum = sha256_of(city["path"])
-    assert f"<td>{WAVE}</td><td class='ok'>bruikbaar</td>" in html
+    assert [WAVE, "bruikbaar", ""] in _table(html, "Status per meting")
     assert city["path"].name in html and checksum[:16] in html
     received = city["rows"]
     quarantined = len({d["row"] for d in city["defects"]})
-    reconciliation = f"<td>{received}</td><td>{received - quarantined}</td><td>{quarantined}</td><td class='ok'>ja</td>"
-    assert html.count(reconciliation) == 3  # one line per validation run
+    runs = _table(html, "Validaties")
+    assert runs[0][:9] == ["Meting", "Moment", "Run", "Regelsets", "Ontvangen", "Schoon", "Apart gezet", "Klopt",
+                           "Geblokkeerd"]
+    lines = [r for r in runs[1:] if r[4:8] == [fmt_number(received, 0), fmt_number(received - quarantined, 0),
+                                               str(quarantined), "ja"]]
+    assert len(lines) == 3  # one line per validation run
+    # every rule that set rows aside: readable name with the code beside it
     for rule in {d["quality_rule_id"] for d in city["defects"]}:
         assert f"<code>{rule}</code>" in html
+        assert f"{rule_name(rule)} <code>{rule}</code>" in html
+    # 21 rows of districts below the minimum are not "21 rijen": the rule counts districts
+    failed = " ".join(r[9] for r in lines)
+    assert "rijen onder" not in failed and not re.search(r"\b1 rijen\b", html)
     assert not RAW_ID.search(html)
 
+
+def test_the_audit_page_in_english_has_no_dutch(city):
+    m = city["monitor"]
+    with use_language("en"):
+        page = render_audit_page(m.engine, city["folder"] / "audit_en", "Audit overview")
+    html = page.read_text(encoding="utf-8")
+    assert "<html lang='en'>" in html
+    assert [WAVE, "usable", ""] in _table(html, "Status per wave")
+    head = _table(html, "Validations")[0]
+    assert head[:4] == ["Wave", "Time", "Run", "Rule sets"]
+    text = " ".join(lxml_text(html).split())
+    for dutch in ("meting", "wijken", "rijen", "bruikbaar", " ja ", " nee ", "apart gezet", "Regel", "ontvangen"):
+        assert dutch not in text, dutch
+    assert "Set-aside rows per rule" in text
+
+
+def lxml_text(html: str) -> str:
+    import lxml.html
+
+    doc = lxml.html.fromstring(html)
+    for code in doc.iter("code", "style"):  # codes (rule ids, table names) are the same in every language
+        code.drop_tree()
+    return doc.text_content()
 
 
 def test_the_sql_of_the_audit_doc_is_the_code_s_and_runs_as_plain_sql(city):

@@ -1,7 +1,8 @@
 """The pages as a reader opens them: headless Chromium at 1400 and 390 px, network off.
 
 Opens the report's index, a district page with an intervention (Landlust: the closure of its
-community centre), the audit page and the Data Docs (index and a run page) of a validated wave, and
+community centre), the audit page and the Data Docs (index, a run page and a per-suite page) of a
+validated wave, and
 checks per page and width: no horizontal scroll of the page itself (wide tables scroll inside their
 own box), no console errors, no failed or blocked requests (the network is off: everything must come
 from the files), and no serious or critical axe-core violations. Screenshots go to
@@ -83,9 +84,11 @@ def pages(tmp_path_factory) -> dict[str, Path]:
     docs = folder / "audit" / "data_docs"
     run_pages = sorted(docs.glob("runs/*/index.html"))
     assert run_pages, "validate_wave wrote no Data Docs run page"
+    suite_pages = sorted(docs.glob("runs/*/gx/*.html"))
+    assert suite_pages, "validate_wave wrote no Data Docs suite page"
     return {"chromium": Path(chromium), "index": report / "index.html",
             "wijk": report / "wijken" / "WK036337.html", "audit": audit,
-            "datadocs": docs / "index.html", "datadocs_run": run_pages[0]}
+            "datadocs": docs / "index.html", "datadocs_run": run_pages[0], "datadocs_suite": suite_pages[0]}
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +113,7 @@ def _each(results, name):
     return found
 
 
-@pytest.mark.parametrize("name", ["index", "wijk", "audit", "datadocs", "datadocs_run"])
+@pytest.mark.parametrize("name", ["index", "wijk", "audit", "datadocs", "datadocs_run", "datadocs_suite"])
 def test_page_in_the_browser(results, name):
     problems = []
     for r in _each(results, name):

@@ -80,12 +80,17 @@ def test_page_per_intervention_and_cost_sheets(city):
     closure = (reports / "interventies" / "iv-sluiting_buurthuis_landlust.html").read_text(encoding="utf-8")
     assert "Gemiddeld € 187.500 besparing per jaar" in closure and "Gemeten verandering in de wijk" in closure
     assert "Wmo-cliënten per 1.000 inwoners: niet te meten" in closure
-    workbook = load_workbook(reports / "rapport.xlsx", read_only=True)
+    workbook = load_workbook(reports / "rapport.xlsx")
     rows = list(workbook["Kosten per jaar"].iter_rows(values_only=True))
-    assert rows[0][:5] == ("Interventie", "Jaar", "Begroting (€)", "Werkelijke kosten (€)", "Besparing (€)")
-    assert ("Computerlessen voor 65-plussers", 2020, 36000, 34200, "–") == rows[1][:5]
-    texts = [r[-1] for r in workbook["Kosten en effect"].iter_rows(min_row=2, values_only=True)]
-    assert any("per deelnemer" in t for t in texts)
+    assert rows[0][:6] == ("Interventie", "Interventie-id", "Jaar", "Begroting (€)", "Werkelijke kosten (€)",
+                           "Besparing (€)")
+    # no saving for a programme: an empty cell (not "–") with the reason at the end of the row
+    assert ("Computerlessen voor 65-plussers", "computerles65", 2020, 36000, 34200, None) == rows[1][:6]
+    assert rows[0][-1] == "Waarom leeg" and rows[1][-1] == "niet opgegeven in het interventieregister"
+    assert workbook["Kosten per jaar"].tables and workbook["Kosten en effect"].tables  # Excel tables (ListObjects)
+    measures = list(workbook["Kosten en effect"].iter_rows(values_only=True))
+    column = measures[0].index("Toelichting")
+    assert any("per deelnemer" in r[column] for r in measures[1:])
 
 
 def test_plan_for_the_next_wave(city, tmp_path, capsys):

@@ -151,16 +151,16 @@ def test_every_demo_verdict_is_a_clean_dutch_sentence(demo):
         unit = r"(procentpunt|punt)"
         if row["verdict_code"] == "no_significant_change":
             assert re.match(r"Er is geen effect van de (start van computerlessen voor 65-plussers|sluiting van buurthuis "
-                            r"Landlust) op .+ aangetoond: de geschatte verandering is -?\d+,\d+ " + unit, text), text
+                            r"Landlust) op .+ aangetoond: de geschatte verandering is −?\d+,\d+ " + unit, text), text
             assert re.search(r"was een effect kleiner dan \d+,\d+ " + unit + r" niet aan te tonen; dat er geen effect "
                              r"was, volgt hier dus niet uit\.", text), text
         else:
             m = re.match(r"In de (wijk|\d wijken) nam .+ na de (start van computerlessen voor 65-plussers|sluiting "
                          r"van buurthuis Landlust) (toe|af) met (\d+,\d+) " + unit + r" (vergeleken met \d+ andere wijken|"
-                         r"ten opzichte van de trend van vóór de start) \(95%-interval: (-?\d+,\d+) tot (-?\d+,\d+)\)\.",
+                         r"ten opzichte van de trend van vóór de start) \(95%-interval: (−?\d+,\d+) tot (−?\d+,\d+)\)\.",
                          text)
             assert m, text
-            low, high = (float(x.replace(",", ".")) for x in m.group(7, 8))
+            low, high = (float(x.replace(",", ".").replace("−", "-")) for x in m.group(7, 8))
             assert low != 0 and high != 0 and low <= high, text  # a significant interval never shows 0 as a bound
             assert re.search(r"waren effecten vanaf ongeveer \d+,\d+ " + unit + " aan te tonen\\.", text), text
     heads = effects[effects["role"] == "headline"].set_index(["intervention_id", "indicator_id"])

@@ -27,7 +27,7 @@ from socialquality.effects.known_variance import PanelDidResult, minimum_detecta
 from socialquality.effects.att_gt import AggregateResult, AttGtResult, att_gt, pretrend_test
 from socialquality.effects.did import DidResult, did_event_study
 from socialquality.effects.its import ItsResult, interrupted_time_series
-from socialquality.effects.verdict import Headline, district_name, headline, verdict_code, verdict_nl
+from socialquality.effects.verdict import Headline, district_name, headline, verdict, verdict_code, verdict_nl
 
 __all__ = [
     "FEW_TREATED",
@@ -51,5 +51,6 @@ __all__ = [
     "pretrend_test",
     "refused_methods",
     "verdict_code",
+    "verdict",
     "verdict_nl",
 ]

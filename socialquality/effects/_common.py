@@ -110,8 +110,3 @@ def _wald(theta: np.ndarray, V: np.ndarray) -> tuple[float, int]:
 FEW_TREATED = 5
 #: Below this many treated districts a verdict says it rests on few districts (few-cluster inference).
 FEW_TREATED_NOTE = 10
-
-
-def _meting(k: int) -> str:
-    return f"{k} meting" if k == 1 else f"{k} metingen"
-

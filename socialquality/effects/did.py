@@ -11,8 +11,9 @@ import pandas as pd
 from scipy import stats
 
 
+from socialquality.i18n import _, ngettext
 from socialquality.effects._common import (
-    PretrendResult, _ci_frame, _meting, _multipliers, _table_text, _wald,
+    PretrendResult, _ci_frame, _multipliers, _table_text, _wald,
 )
 
 
@@ -169,7 +170,7 @@ def _wild_bootstrap(z: np.ndarray, D: np.ndarray, alpha: float, reps: int, entro
             step *= 2
             outer = bhat + sign * step
             k += 1
-        for _ in range(50):
+        for _iteration in range(50):
             mid = (inner + outer) / 2
             if pval(mid) > alpha:
                 inner = mid
@@ -274,8 +275,10 @@ def did_event_study(
         k = len(pre_times)
         return not_estimable(
             f"{k} waves before the start; at least {min_pre} needed",
-            f"Te weinig metingen voor een uitspraak: er {'is' if k == 1 else 'zijn'} {_meting(k)} vóór de start; "
-            f"minimaal {min_pre} nodig.",
+            ngettext("Te weinig metingen voor een uitspraak: er is %(num)s meting vóór de start; "
+                     "minimaal %(needed)s nodig.",
+                     "Te weinig metingen voor een uitspraak: er zijn %(num)s metingen vóór de start; "
+                     "minimaal %(needed)s nodig.", k, needed=min_pre),
         )
     if len(post_times) == 0:
         return not_estimable(
@@ -300,17 +303,17 @@ def did_event_study(
     if nT == 0:
         return not_estimable(
             "no treated unit with complete data",
-            "Geen uitspraak mogelijk: er zijn geen volledige metingen voor de wijk(en) met het programma.",
+            _("Geen uitspraak mogelijk: er zijn geen volledige metingen voor de wijk(en) met het programma."),
         )
     if nC == 0:
         return not_estimable(
             "no comparison units",
-            "Geen uitspraak mogelijk: er zijn geen vergelijkingswijken.",
+            _("Geen uitspraak mogelijk: er zijn geen vergelijkingswijken."),
         )
     if se_method == "pooled" and nT + nC < 3:
         return not_estimable(
             "too few units to estimate the variance (need treated + comparison >= 3)",
-            "Geen uitspraak mogelijk: er zijn te weinig vergelijkingswijken (minimaal 2 nodig).",
+            _("Geen uitspraak mogelijk: er zijn te weinig vergelijkingswijken (minimaal 2 nodig)."),
         )
     needed = {"cluster": MIN_TREATED_CLUSTER, "wild": MIN_TREATED_WILD}.get(se_method, 0)
     if se_method in ("cluster", "wild") and (nT < needed or nC < 2):
@@ -319,8 +322,8 @@ def did_event_study(
         return not_estimable(
             f"se_method={se_method!r} is not reliable with {nT} treated and {nC} comparison units (needs >= "
             f"{needed} treated and >= 2 comparison units); use 'pooled' or socialquality.effects.panel_did",
-            f"Geen uitspraak mogelijk met deze methode: die vraagt minimaal {needed} wijken met de interventie "
-            f"(er zijn er {nT}).",
+            _("Geen uitspraak mogelijk met deze methode: die vraagt minimaal %(needed)s wijken met de "
+              "interventie (er zijn er %(n)s).", needed=needed, n=nT),
         )
     ref = float(pre_times.max()) if reference_time is None else float(reference_time)
     if ref not in set(pre_times):

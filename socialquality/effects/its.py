@@ -11,7 +11,8 @@ import pandas as pd
 from scipy import stats
 
 
-from socialquality.effects._common import _ci_frame, _meting, _table_text
+from socialquality.effects._common import _ci_frame, _table_text
+from socialquality.i18n import _, ngettext
 
 
 
@@ -170,16 +171,20 @@ def interrupted_time_series(
         return ItsResult(
             False,
             reason=f"{n_pre} waves before the intervention; at least {min_pre} needed",
-            reason_nl=f"Te weinig metingen voor een uitspraak: er {'is' if n_pre == 1 else 'zijn'} "
-            f"{_meting(n_pre)} vóór de start; minimaal {min_pre} nodig.",
+            reason_nl=ngettext("Te weinig metingen voor een uitspraak: er is %(num)s meting vóór de start; "
+                                "minimaal %(needed)s nodig.",
+                                "Te weinig metingen voor een uitspraak: er zijn %(num)s metingen vóór de start; "
+                                "minimaal %(needed)s nodig.", n_pre, needed=min_pre),
             **base,
         )
     if n_post < min_post:
         return ItsResult(
             False,
             reason=f"{n_post} waves from the intervention on; at least {min_post} needed",
-            reason_nl=f"Te weinig metingen voor een uitspraak: er {'is' if n_post == 1 else 'zijn'} "
-            f"{_meting(n_post)} vanaf de start; minimaal {min_post} nodig.",
+            reason_nl=ngettext("Te weinig metingen voor een uitspraak: er is %(num)s meting vanaf de start; "
+                                "minimaal %(needed)s nodig.",
+                                "Te weinig metingen voor een uitspraak: er zijn %(num)s metingen vanaf de start; "
+                                "minimaal %(needed)s nodig.", n_post, needed=min_post),
             **base,
         )
     y = d[estimate_col].to_numpy(dtype=float)
@@ -189,7 +194,7 @@ def interrupted_time_series(
     w = 1.0 / d[se_col].to_numpy(dtype=float) ** 2 if use_se else np.ones_like(y)
     sw = np.sqrt(w)
     Xw, yw = X * sw[:, None], y * sw
-    beta, *_ = np.linalg.lstsq(Xw, yw, rcond=None)
+    beta = np.linalg.lstsq(Xw, yw, rcond=None)[0]
     XtWX_inv = np.linalg.inv(Xw.T @ Xw)
     df_resid = len(y) - X.shape[1]
     rss = float(np.sum((yw - Xw @ beta) ** 2))
@@ -200,8 +205,8 @@ def interrupted_time_series(
             return ItsResult(
                 False,
                 reason="no residual degrees of freedom and no survey standard errors",
-                reason_nl="Te weinig metingen voor een uitspraak: zonder standaardfouten zijn minimaal "
-                "5 metingen nodig.",
+                reason_nl=_("Te weinig metingen voor een uitspraak: zonder standaardfouten zijn minimaal "
+                            "5 metingen nodig."),
                 **base,
             )
         scale = rss / df_resid

@@ -35,6 +35,7 @@ import pandas as pd
 from scipy import stats
 
 from socialquality.effects._common import PretrendResult, _table_text, _wald
+from socialquality.i18n import _, ngettext
 
 __all__ = ["PanelDidResult", "panel_did", "MIN_COMPARISON", "minimum_detectable_effect"]
 
@@ -317,8 +318,10 @@ def panel_did(
     res.n_comparison = len(comp_ok)
     if len(comp_ok) < min_comparison:
         return fail(f"{len(comp_ok)} comparison districts with data; at least {min_comparison} needed",
-                    f"Geen vergelijking met andere wijken mogelijk: er {'is' if len(comp_ok) == 1 else 'zijn'} "
-                    f"{len(comp_ok)} vergelijkingswijken met cijfers; minimaal {min_comparison} nodig.")
+                    ngettext("Geen vergelijking met andere wijken mogelijk: er is %(num)s vergelijkingswijk met cijfers; "
+                             "minimaal %(needed)s nodig.",
+                             "Geen vergelijking met andere wijken mogelijk: er zijn %(num)s vergelijkingswijken met "
+                             "cijfers; minimaal %(needed)s nodig.", len(comp_ok), needed=min_comparison))
     sigma, psi, counts = _district_covariance(Y[comp_ok], S2[comp_ok])
     # the comparison districts' common wave effects b_t: two-way fixed effects on their (possibly
     # unbalanced) panel; lambda'b_hat is linear in their estimates, B maps them (rows: waves)
@@ -330,22 +333,22 @@ def panel_did(
         pre = obs[i] & (times < g)
         post = obs[i] & (times >= g)
         if not pre.any() or not post.any():
-            what, what_nl = ("before", "vóór") if not pre.any() else ("from", "vanaf")
+            what = "before" if not pre.any() else "from"
             res.left_out[u] = f"no estimate {what} the start"
-            res.left_out_nl[u] = f"geen cijfer {what_nl} de start"
+            res.left_out_nl[u] = _("geen cijfer vóór de start") if not pre.any() else _("geen cijfer vanaf de start")
             continue
         lam = np.where(post, 1.0 / post.sum(), 0.0) - np.where(pre, 1.0 / pre.sum(), 0.0)
         supp = lam != 0
         fewest = int(per_wave[supp].min())
         if fewest < min_comparison:
             res.left_out[u] = f"{fewest} comparison districts with an estimate in one of its waves"
-            res.left_out_nl[u] = "te weinig vergelijkingswijken met cijfers in dezelfde jaren"
+            res.left_out_nl[u] = _("te weinig vergelijkingswijken met cijfers in dezelfde jaren")
             continue
         sites.append({"row": i, "unit": u, "start": g, "lam": lam, "comp": comp_ok, "pre": pre, "post": post})
     if not sites:
         reasons = "; ".join(f"{u}: {r}" for u, r in res.left_out.items())
         return fail(f"no site can be estimated ({reasons})",
-                    "Geen uitspraak mogelijk: voor geen van de wijken zijn cijfers van vóór én na de start.")
+                    _("Geen uitspraak mogelijk: voor geen van de wijken zijn cijfers van vóór én na de start."))
     nT = len(sites)
     res.n_treated = nT
     res.treated_units = [s["unit"] for s in sites]
@@ -388,10 +391,10 @@ def panel_did(
     res.site_effects = pd.DataFrame(cols)
     if not math.isfinite(df) or not math.isfinite(dist):
         return fail("the district variance could not be estimated (too few comparison districts per wave)",
-                    "Geen uitspraak mogelijk: te weinig vergelijkingswijken met cijfers in dezelfde jaren.")
+                    _("Geen uitspraak mogelijk: te weinig vergelijkingswijken met cijfers in dezelfde jaren."))
     se, p, lo, hi = float(se_a[-1]), float(p_a[-1]), float(lo_a[-1]), float(hi_a[-1])
     if not math.isfinite(se):
-        return fail("zero variance", "Geen uitspraak mogelijk: het effect kon niet worden geschat.")
+        return fail("zero variance", _("Geen uitspraak mogelijk: het effect kon niet worden geschat."))
     res.estimable = True
     res.att, res.se, res.df, res.pvalue, res.ci_low, res.ci_high = att, se, df, p, lo, hi
     res.var_sampling, res.var_district = known, dist

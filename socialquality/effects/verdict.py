@@ -1,6 +1,9 @@
-"""Plain-Dutch verdicts on effect estimates: one sentence set per intervention and indicator.
+"""Plain-language verdicts on effect estimates: one sentence set per intervention and indicator.
 
-:func:`verdict_nl` accepts any result (an :class:`~socialquality.effects.choose.InterventionAnalysis`
+The sentences are in the current language of :mod:`socialquality.i18n` (Dutch msgids, English in
+the catalogue; numbers in the locale's format with a real minus sign): the pipeline calls the
+verdicts inside ``use_language(settings.language)``. :func:`verdict` (alias :func:`verdict_nl`,
+the historical name) accepts any result (an :class:`~socialquality.effects.choose.InterventionAnalysis`
 from the pipeline, or a single estimator's result) and writes: the headline sentence (effect,
 interval, comparison), the minimum detectable effect in the indicator's units, and the warnings
 that always show (one district, small cohorts, sites left out, pre-trends, supporting analyses
@@ -13,24 +16,22 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from babel.lists import format_list
+
 from socialquality.effects._common import FEW_TREATED_NOTE
 from socialquality.effects.att_gt import AggregateResult, AttGtResult, pretrend_test
 from socialquality.effects.choose import SMALL_COHORT, InterventionAnalysis
 from socialquality.effects.did import DidResult
 from socialquality.effects.its import ItsResult
 from socialquality.effects.known_variance import PanelDidResult, minimum_detectable_effect
+from socialquality.i18n import LOCALES, _, fmt_number, language, ngettext
 
-__all__ = ["Headline", "headline", "verdict_code", "verdict_nl", "nl_number", "interval_decimals", "district_name"]
-
-
-def _nl_num(x: float, decimals: int = 1) -> str:
-    s = f"{x:.{decimals}f}"
-    if s.startswith("-") and float(s) == 0:
-        s = s[1:]
-    return s.replace(".", ",")
+__all__ = ["Headline", "headline", "verdict_code", "verdict", "verdict_nl", "nl_number", "interval_decimals", "district_name"]
 
 
-nl_number = _nl_num
+def nl_number(x: float, decimals: int = 1) -> str:
+    """A number in the current language's format (kept name; see :func:`socialquality.i18n.fmt_number`)."""
+    return fmt_number(x, decimals)
 
 
 def interval_decimals(lower: float, upper: float, decimals: int = 1, *others: float, max_decimals: int = 4) -> int:
@@ -100,7 +101,7 @@ def headline(result: Any, alpha: float | None = None) -> Headline:
     if isinstance(result, AggregateResult):
         a = result.alpha if alpha is None else alpha
         if not result.estimable:
-            return Headline(False, reason_nl="Geen uitspraak mogelijk: het effect kon niet worden geschat.")
+            return Headline(False, reason_nl=_("Geen uitspraak mogelijk: het effect kon niet worden geschat."))
         lo, hi = result.conf_int(a).loc["overall"]
         warn = False
         if result.parent is not None:
@@ -142,11 +143,12 @@ def verdict_code(result: Any, higher_is_better: bool = True) -> str:
 
 
 def _p(p: float) -> str:
-    return "p < 0,001" if p < 0.001 else f"p = {_nl_num(p, 3)}"
+    return (_("p < %(value)s", value=fmt_number(0.001, 3)) if p < 0.001
+            else _("p = %(value)s", value=fmt_number(p, 3)))
 
 
 def _wijken(n: int) -> str:
-    return "1 wijk" if n == 1 else f"{n} wijken"
+    return ngettext("%(num)s wijk", "%(num)s wijken", n)
 
 
 def _about(n: float) -> int:
@@ -154,52 +156,81 @@ def _about(n: float) -> int:
     return max(step, int(round(n / step) * step))
 
 
+def _interval_name(alpha: float) -> str:
+    level = 100 * (1 - alpha)
+    return _("%(level)s%%-interval", level=fmt_number(level, 0 if float(level).is_integer() else 1))
+
+
 def _main_sentence(h: Headline, label: str, unit: str, event: str, decimals: int) -> tuple[str, int]:
-    pct = f"{100 * (1 - h.alpha):g}".replace(".", ",") + "%-interval"
+    pct = _interval_name(h.alpha)
     d = interval_decimals(h.lower, h.upper, decimals, h.effect if h.significant else 0.0, h.mde)
-    many = h.n_treated > 1
-    waar = f"In de {h.n_treated} wijken" if many else "In de wijk"
     if h.design in ("did", "staggered_did"):
-        vergeleken = (f" vergeleken met {h.n_comparison} andere wijken" if h.n_comparison
-                      else " vergeleken met de vergelijkingswijken")
+        compared = (" " + _("vergeleken met %(n)s andere wijken", n=h.n_comparison) if h.n_comparison
+                    else " " + _("vergeleken met de vergelijkingswijken"))
     elif h.design == "staggered":
-        vergeleken = " vergeleken met de overige wijken"
+        compared = " " + _("vergeleken met de overige wijken")
     else:
-        vergeleken = " ten opzichte van de trend van vóór de start"
+        compared = " " + _("ten opzichte van de trend van vóór de start")
     if not h.significant:
-        text = (f"Er is geen effect van {event} op {label} aangetoond: de geschatte verandering is "
-                f"{_nl_num(h.effect, d)} {unit}{vergeleken}, met een {pct} van {_nl_num(h.lower, d)} tot "
-                f"{_nl_num(h.upper, d)} {unit}; dat interval omvat nul.")
+        text = _("Er is geen effect van %(event)s op %(label)s aangetoond: de geschatte verandering is "
+                 "%(effect)s %(unit)s%(compared)s, met een %(interval)s van %(low)s tot %(high)s %(unit)s; "
+                 "dat interval omvat nul.", event=event, label=label, effect=fmt_number(h.effect, d), unit=unit,
+                 compared=compared, interval=pct, low=fmt_number(h.lower, d), high=fmt_number(h.upper, d))
     else:
+        values = dict(label=label, event=event, effect=fmt_number(abs(h.effect), d), unit=unit, compared=compared,
+                      interval=pct)
         if h.effect > 0:
-            richting, lo, hi = "toe", h.lower, h.upper
+            values.update(low=fmt_number(h.lower, d), high=fmt_number(h.upper, d))
+            text = ngettext("In de wijk nam %(label)s na %(event)s toe met %(effect)s %(unit)s%(compared)s "
+                            "(%(interval)s: %(low)s tot %(high)s).",
+                            "In de %(num)s wijken nam %(label)s na %(event)s toe met %(effect)s %(unit)s%(compared)s "
+                            "(%(interval)s: %(low)s tot %(high)s).", h.n_treated, **values)
         else:
-            richting, lo, hi = "af", -h.upper, -h.lower
-        text = (f"{waar} nam {label} na {event} {richting} met {_nl_num(abs(h.effect), d)} {unit}{vergeleken} "
-                f"({pct}: {_nl_num(lo, d)} tot {_nl_num(hi, d)}).")
+            values.update(low=fmt_number(-h.upper, d), high=fmt_number(-h.lower, d))
+            text = ngettext("In de wijk nam %(label)s na %(event)s af met %(effect)s %(unit)s%(compared)s "
+                            "(%(interval)s: %(low)s tot %(high)s).",
+                            "In de %(num)s wijken nam %(label)s na %(event)s af met %(effect)s %(unit)s%(compared)s "
+                            "(%(interval)s: %(low)s tot %(high)s).", h.n_treated, **values)
         if not h.pretrend_warning:
-            text += " Dit is waarschijnlijk geen toeval."
+            text += " " + _NOT_CHANCE()
     return text, d
+
+
+def _NOT_CHANCE() -> str:
+    return _("Dit is waarschijnlijk geen toeval.")
+
+
+def _one_district(event: str) -> str:
+    return _("Het oordeel rust op één wijk: wat in die wijk tegelijk met %(event)s veranderde, is niet van het "
+             "effect te onderscheiden.", event=event)
 
 
 def _mde_sentence(h: Headline, unit: str, d: int) -> str:
     mde = h.mde
     if not math.isfinite(mde):
         return ""
-    resp = f" en ongeveer {_about(h.mean_n)} respondenten per wijk per meting" if math.isfinite(h.mean_n) else ""
+    resp = (" " + _("en ongeveer %(n)s respondenten per wijk per meting", n=fmt_number(_about(h.mean_n), 0))
+            if math.isfinite(h.mean_n) else "")
+    values = dict(districts=_wijken(h.n_treated), respondents=resp, mde=fmt_number(mde, d), unit=unit)
     if h.significant:
-        return f"Met {_wijken(h.n_treated)}{resp} waren effecten vanaf ongeveer {_nl_num(mde, d)} {unit} aan te tonen."
-    return (f"Met {_wijken(h.n_treated)}{resp} was een effect kleiner dan {_nl_num(mde, d)} {unit} niet aan te "
-            "tonen; dat er geen effect was, volgt hier dus niet uit.")
+        return _("Met %(districts)s%(respondents)s waren effecten vanaf ongeveer %(mde)s %(unit)s aan te tonen.",
+                 **values)
+    return _("Met %(districts)s%(respondents)s was een effect kleiner dan %(mde)s %(unit)s niet aan te tonen; "
+             "dat er geen effect was, volgt hier dus niet uit.", **values)
 
 
 def _pretrend_sentence(h: Headline, event: str) -> str:
-    wie = "liepen deze wijken" if h.n_treated > 1 else "liep de wijk"
-    p = f" (toets op gelijke trends: {_p(h.pretrend_p)})" if math.isfinite(h.pretrend_p) else ""
+    test = (" " + _("(toets op gelijke trends: %(p)s)", p=_p(h.pretrend_p))) if math.isfinite(h.pretrend_p) else ""
     if h.significant:
-        return (f"Let op: vóór de start {wie} al anders dan de vergelijkingswijken{p}; het verschil kan "
-                f"(deels) daardoor komen en is dus niet zeker een gevolg van {event}.")
-    return f"Let op: vóór de start {wie} al anders dan de vergelijkingswijken{p}; ook deze schatting is daardoor onzeker."
+        return ngettext("Let op: vóór de start liep de wijk al anders dan de vergelijkingswijken%(test)s; het "
+                        "verschil kan (deels) daardoor komen en is dus niet zeker een gevolg van %(event)s.",
+                        "Let op: vóór de start liepen deze wijken al anders dan de vergelijkingswijken%(test)s; het "
+                        "verschil kan (deels) daardoor komen en is dus niet zeker een gevolg van %(event)s.",
+                        h.n_treated, test=test, event=event)
+    return ngettext("Let op: vóór de start liep de wijk al anders dan de vergelijkingswijken%(test)s; ook deze "
+                    "schatting is daardoor onzeker.",
+                    "Let op: vóór de start liepen deze wijken al anders dan de vergelijkingswijken%(test)s; ook deze "
+                    "schatting is daardoor onzeker.", h.n_treated, test=test)
 
 
 def _name(names: Mapping[Any, str] | None, unit: Any) -> str:
@@ -214,11 +245,19 @@ district_name = _name
 
 
 def _join(parts: list[str]) -> str:
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " en " + parts[-1]
+    """"a, b en c" / "a, b and c" (CLDR list patterns of the current language)."""
+    return format_list(parts, locale=LOCALES[language()])
 
 
 def _time(t: float) -> str:
-    return f"{t:g}"
+    return fmt_number(t, 0) if float(t).is_integer() and abs(t) < 1000 else f"{t:g}"
+
+
+def _left_out(a: InterventionAnalysis, names: Mapping[Any, str] | None) -> str:
+    did = a.did
+    parts = [f"{_name(names, u)}: {did.left_out_nl.get(u, r)}" for u, r in did.left_out.items()]
+    return _("Niet meegeteld: %(n)s van de %(total)s wijken (%(parts)s).", n=len(did.left_out),
+             total=len(a.starts), parts="; ".join(parts))
 
 
 def _warnings(a: InterventionAnalysis, h: Headline, event: str, unit: str, d: int,
@@ -226,27 +265,25 @@ def _warnings(a: InterventionAnalysis, h: Headline, event: str, unit: str, d: in
     out = []
     did = a.did
     if a.method == "its":
-        out.append("Er waren geen bruikbare vergelijkingswijken: het oordeel rust alleen op het verloop in de wijk "
-                   "zelf, en een verandering in de hele stad is daarin niet van het effect te onderscheiden.")
+        out.append(_("Er waren geen bruikbare vergelijkingswijken: het oordeel rust alleen op het verloop in de "
+                     "wijk zelf, en een verandering in de hele stad is daarin niet van het effect te "
+                     "onderscheiden."))
     elif h.estimable and h.n_treated == 1:
-        out.append(f"Het oordeel rust op één wijk: wat in die wijk tegelijk met {event} veranderde, is niet van "
-                   "het effect te onderscheiden.")
+        out.append(_one_district(event))
     if a.method == "staggered_did" and len(did.cohorts) > 1:
         small = {g: u for g, u in did.cohorts.items() if len(u) < SMALL_COHORT}
         if small:
-            groups = _join([f"{_time(g)}: {_wijken(len(u))}" for g, u in did.cohorts.items()])
-            out.append(f"Let op: de wijken begonnen in kleine groepen ({groups}); het oordeel gaat over alle "
-                       "wijken samen, niet over één startjaar.")
-    if did.left_out:
-        total = len(a.starts)
-        parts = [f"{_name(names, u)}: {did.left_out_nl.get(u, r)}" for u, r in did.left_out.items()]
-        if a.method != "its":
-            out.append(f"Niet meegeteld: {len(did.left_out)} van de {total} wijken ({'; '.join(parts)}).")
+            groups = _join([_("%(year)s: %(districts)s", year=_time(g), districts=_wijken(len(u)))
+                            for g, u in did.cohorts.items()])
+            out.append(_("Let op: de wijken begonnen in kleine groepen (%(groups)s); het oordeel gaat over alle "
+                         "wijken samen, niet over één startjaar.", groups=groups))
+    if did.left_out and a.method != "its":
+        out.append(_left_out(a, names))
     if h.pretrend_warning:
         out.append(_pretrend_sentence(h, event))
     elif a.method in ("did", "staggered_did") and did.pretrend is not None and not did.pretrend.estimable:
-        out.append("Of de wijken vóór de start gelijk opliepen met de vergelijkingswijken, kon niet worden "
-                   "getoetst (te weinig metingen vóór de start).")
+        out.append(_("Of de wijken vóór de start gelijk opliepen met de vergelijkingswijken, kon niet worden "
+                     "getoetst (te weinig metingen vóór de start)."))
     out.extend(_disagreement(a, h, unit, d, names))
     return out
 
@@ -259,11 +296,12 @@ def _kind(lower: float, upper: float, effect: float) -> str:
 
 def _disagreement(a: InterventionAnalysis, h: Headline, unit: str, d: int,
                   names: Mapping[Any, str] | None) -> list[str]:
-    """Supporting analyses that point another way than the headline, said in plain Dutch."""
+    """Supporting analyses that point another way than the headline, said in plain words."""
     if a.method not in ("did", "staggered_did") or not h.estimable:
         return []
     head = _kind(h.lower, h.upper, h.effect)
-    head_nl = {"ns": "geen effect aantoont", "up": "een toename laat zien", "down": "een afname laat zien"}[head]
+    head_text = {"ns": _("geen effect aantoont"), "up": _("een toename laat zien"),
+                 "down": _("een afname laat zien")}[head]
     off = []
     for site, its in a.its.items():
         if not its.estimable:
@@ -275,18 +313,20 @@ def _disagreement(a: InterventionAnalysis, h: Headline, unit: str, d: int,
         if kind == head or (kind == "ns" and len(a.starts) > 1):
             continue
         dd = max(d, interval_decimals(float(lo), float(hi), d))
-        desc = {"ns": "laat geen aantoonbare verandering zien", "up": "wijst op een toename",
-                "down": "wijst op een afname"}[kind]
-        off.append(f"{_name(names, site)} {desc} ({_nl_num(its.level_change, dd)} {unit}, interval "
-                   f"{_nl_num(float(lo), dd)} tot {_nl_num(float(hi), dd)})")
+        desc = {"ns": _("laat geen aantoonbare verandering zien"), "up": _("wijst op een toename"),
+                "down": _("wijst op een afname")}[kind]
+        off.append(_("%(name)s %(finding)s (%(effect)s %(unit)s, interval %(low)s tot %(high)s)",
+                     name=_name(names, site), finding=desc, effect=fmt_number(its.level_change, dd), unit=unit,
+                     low=fmt_number(float(lo), dd), high=fmt_number(float(hi), dd)))
     if not off:
         return []
     shown = off[:3]
-    more = f" (en bij nog {_wijken(len(off) - 3)})" if len(off) > 3 else ""
-    own = "De tijdreeks van de wijk zelf" if len(a.its) == 1 else "Het verloop in de wijk zelf"
-    return [f"{own} geeft een ander beeld: {_join(shown)}{more}, terwijl de vergelijking met andere wijken "
-            f"{head_nl}. Een tijdreeks van één wijk ziet een verandering in de hele stad aan voor een effect; "
-            "daarom telt de vergelijking met andere wijken als oordeel."]
+    more = " " + _("(en bij nog %(districts)s)", districts=_wijken(len(off) - 3)) if len(off) > 3 else ""
+    own = _("De tijdreeks van de wijk zelf") if len(a.its) == 1 else _("Het verloop in de wijk zelf")
+    return [_("%(own)s geeft een ander beeld: %(findings)s%(more)s, terwijl de vergelijking met andere wijken "
+              "%(headline)s. Een tijdreeks van één wijk ziet een verandering in de hele stad aan voor een effect; "
+              "daarom telt de vergelijking met andere wijken als oordeel.",
+              own=own, findings=_join(shown), more=more, headline=head_text)]
 
 
 def verdict_nl(
@@ -294,13 +334,13 @@ def verdict_nl(
     indicator_label: str,
     higher_is_better: bool = True,
     *,
-    unit: str = "procentpunt",
+    unit: str | None = None,
     decimals: int = 1,
-    event: str = "de start van het programma",
+    event: str | None = None,
     names: Mapping[Any, str] | None = None,
     supporting: bool = False,
 ) -> str:
-    """The plain-Dutch verdict, with Dutch decimal commas.
+    """The plain-language verdict in the current language (Dutch: decimal commas).
 
     ``event`` names what happened, e.g. "de sluiting van het buurthuis" for a closure; ``unit``
     is the unit of the indicator's scale ("procentpunt" for shares, "punt" for a score);
@@ -310,19 +350,19 @@ def verdict_nl(
     ``supporting=True`` marks a site's own analysis (not the verdict): the text says so and leaves
     out the warnings that belong to the verdict.
     """
+    unit = _("procentpunt") if unit is None else unit
+    event = _("de start van het programma") if event is None else event
     if supporting:
         text = verdict_nl(result, indicator_label, higher_is_better, unit=unit, decimals=decimals, event=event,
                           names=names)
-        one = f" Het oordeel rust op één wijk: wat in die wijk tegelijk met {event} veranderde, is niet van het " \
-              "effect te onderscheiden."
-        text = text.replace(one, "").replace(" Dit is waarschijnlijk geen toeval.", "")
-        return "Ondersteunende analyse van alleen deze wijk (niet het oordeel): " + text[:1].lower() + text[1:]
+        text = text.replace(" " + _one_district(event), "").replace(" " + _NOT_CHANCE(), "")
+        return _("Ondersteunende analyse van alleen deze wijk (niet het oordeel): %(verdict)s",
+                 verdict=text[:1].lower() + text[1:])
     h = headline(result)
     if not h.estimable or not (math.isfinite(h.lower) and math.isfinite(h.upper)):
-        text = h.reason_nl or "Geen uitspraak mogelijk: het effect kon niet worden geschat."
+        text = h.reason_nl or _("Geen uitspraak mogelijk: het effect kon niet worden geschat.")
         if isinstance(result, InterventionAnalysis) and result.did.left_out:
-            parts = [f"{_name(names, u)}: {result.did.left_out_nl.get(u, r)}" for u, r in result.did.left_out.items()]
-            text += f" Niet meegeteld: {len(result.did.left_out)} van de {len(result.starts)} wijken ({'; '.join(parts)})."
+            text += " " + _left_out(result, names)
         return text
     text, d = _main_sentence(h, indicator_label, unit, event, decimals)
     parts = [text]
@@ -335,10 +375,12 @@ def verdict_nl(
         if h.pretrend_warning:
             parts.append(_pretrend_sentence(h, event))
         if h.design in ("did", "staggered_did", "staggered") and h.n_treated == 1:
-            parts.append(f"Het oordeel rust op één wijk: wat in die wijk tegelijk met {event} veranderde, is niet "
-                         "van het effect te onderscheiden.")
+            parts.append(_one_district(event))
         elif h.design == "staggered" and 1 < h.n_treated < FEW_TREATED_NOTE:
-            parts.append(f"Het oordeel rust op {h.n_treated} wijken; met zo weinig wijken is ook de marge zelf "
-                         "maar een ruwe schatting.")
+            parts.append(_("Het oordeel rust op %(n)s wijken; met zo weinig wijken is ook de marge zelf maar een "
+                           "ruwe schatting.", n=h.n_treated))
     return " ".join(parts)
 
+
+
+verdict = verdict_nl

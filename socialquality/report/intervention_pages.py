@@ -117,54 +117,21 @@ def render_intervention_pages(inputs: Any, costs: pd.DataFrame | None, measures:
     return paths
 
 
-def _safe(value: Any) -> Any:
-    """Text that Excel would read as a formula is stored as text."""
-    if isinstance(value, str) and value.startswith(EXCEL_UNSAFE):
-        return "'" + value
-    return value
-
-
 def add_cost_sheets(workbook_path: Path, costs: pd.DataFrame | None, measures: pd.DataFrame | None,
                     names: dict[str, str]) -> None:
-    """Append the sheets "Kosten per jaar" and "Kosten en effect" to rapport.xlsx."""
+    """The sheets "Kosten per jaar" and "Kosten en effect" are Excel tables that
+    socialquality.report.excel.write_workbook writes with the rest of rapport.xlsx (from the
+    report's inputs), so the workbook is written once. Kept for its caller (render_report calls it
+    after write_workbook): it only checks that they are there."""
     from openpyxl import load_workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
 
-    costs = costs if costs is not None else pd.DataFrame(columns=COST_COLUMNS)
-    measures = measures if measures is not None else pd.DataFrame(columns=MEASURE_COLUMNS)
+    from socialquality.i18n import _
 
-    wb = load_workbook(workbook_path)
-    for title in (_("Kosten per jaar"), _("Kosten en effect")):
-        if title in wb.sheetnames:
-            del wb[title]
-    fill, font = PatternFill("solid", fgColor="1F3A5F"), Font(bold=True, color="FFFFFF")
-
-    def sheet(title: str, headers: list[str], rows: list[list[Any]], formats: dict[int, str]) -> None:
-        ws = wb.create_sheet(title)
-        ws.append(headers)
-        for cell in ws[1]:
-            cell.fill, cell.font = fill, font
-            cell.alignment = Alignment(wrap_text=True, vertical="center")
-        for i, row in enumerate(rows, start=2):
-            ws.append([DASH if (not isinstance(v, str) and is_missing(v)) else _safe(v) for v in row])
-            for col, fmt in formats.items():
-                ws.cell(row=i, column=col).number_format = fmt
-        ws.freeze_panes = "A2"
-        for col, width in enumerate([34] + [16] * (len(headers) - 2) + [90], start=1):
-            ws.column_dimensions[ws.cell(row=1, column=col).column_letter].width = width
-
-    rows = [[names.get(r["intervention_id"], r["intervention_id"]), int(r["year"]), r["budget"], r["actual"],
-             r["saving"], r["funding_source"] or DASH, r["participants"], r["feedback_n"], r["note"] or ""]
-            for r in costs.sort_values(["intervention_id", "year"]).to_dict("records")] if not costs.empty else []
-    sheet(_("Kosten per jaar"), [_("Interventie"), _("Jaar"), _("Begroting (€)"), _("Werkelijke kosten (€)"),
-                                 _("Besparing (€)"), _("Financiering"), _("Deelnemers"), _("Antwoorden deelnemers"),
-                                 _("Toelichting")], rows,
-          {3: "#,##0", 4: "#,##0", 5: "#,##0", 7: "#,##0", 8: "#,##0"})
-    rows = [[names.get(r["intervention_id"], r["intervention_id"]),
-             _(MEASURE_NAMES[r["measure"]]) if r["measure"] in MEASURE_NAMES else r["measure"],
-             r["indicator_id"] or "", r["value"], r["ci_low"], r["ci_high"], r["unit"] or "", r["text_nl"]]
-            for r in measures.to_dict("records")] if not measures.empty else []
-    sheet(_("Kosten en effect"), [_("Interventie"), _("Maat"), _("Indicator / CBS-veld"), _("Waarde"),
-                                  _("95%-interval van"), _("95%-interval tot"), _("Eenheid"), _("Toelichting")], rows,
-          {4: "#,##0.00", 5: "#,##0.00", 6: "#,##0.00"})
-    wb.save(workbook_path)
+    workbook = load_workbook(workbook_path, read_only=True)
+    try:
+        present = _("Kosten per jaar") in workbook.sheetnames
+    finally:
+        workbook.close()
+    if present:
+        return
+    raise ValueError(f"{workbook_path} has no cost sheets: write it with socialquality.report.excel.write_workbook")

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from openpyxl.styles import Alignment, Font
 
 from socialquality.i18n import N_, _
 from socialquality.report.text import DASH, fmt_int, fmt_interval, fmt_value, is_missing
@@ -134,79 +133,70 @@ def render_buurt_page(m: Model, env: Any, out_dir: Path, fig_dir: Path, buurten:
 
 
 # ----------------------------------------------------------------------------- Excel
-def add_sheets(wb: Any, m: Model, table_writer: Any, formats: dict[str, str]) -> None:
-    """Sheets "Wijken en buurten" (every published small-area figure) and "Modellen" (diagnostics)."""
+def excel_sheets(m: Model, formats: dict[str, str]) -> tuple[list[tuple[str, str]], list[Any]]:
+    """The explanation lines and the sheets "Wijken en buurten" (every published small-area figure)
+    and "Modellen" (diagnostics) of rapport.xlsx, as data for socialquality.report.excel."""
+    from socialquality.i18n import _
+    from socialquality.report.excel import Sheet
+
     table = getattr(m, "small_areas", None)
     if table is None or table.empty:
-        return
-    if _("Toelichting") in wb.sheetnames:
-        notes = wb[_("Toelichting")]
-        notes.append([_("Wijken en buurten"), _(
-            "Het gepubliceerde cijfer per wijk en buurt. ‘modelschatting’: een schatting die de antwoorden uit het "
-            "gebied combineert met CBS-cijfers over het gebied (Fay-Herriot-model), met een marge uit de modelfout; "
-            "‘direct’: het cijfer uit de enquête. Een direct cijfer op basis van te weinig respondenten wordt nooit "
-            "getoond. Het blad ‘Indicatoren’ toont alleen de directe cijfers; veranderingen, index en effecten "
-            "rusten op de directe cijfers.")])
-        notes.append([_("Modellen"), _("Per indicator en niveau: de gebiedsvariantie, de gekozen CBS-kenmerken "
-                                       "(gestandaardiseerd) met coëfficiënt en standaardfout, en het gemiddelde "
-                                       "gewicht van de directe schatting.")])
-        for row in (notes.max_row - 1, notes.max_row):
-            notes.cell(row=row, column=1).font = Font(bold=True)
-            notes.cell(row=row, column=1).alignment = Alignment(vertical="top")
-            notes.cell(row=row, column=2).alignment = Alignment(wrap_text=True, vertical="top")
+        return [], []
+    notes = [
+        (_("Wijken en buurten"), _("Het gepubliceerde cijfer per wijk en buurt. ‘modelschatting’: een schatting die "
+                                   "de antwoorden uit het gebied combineert met CBS-cijfers over het gebied "
+                                   "(Fay-Herriot-model), met een marge uit de modelfout; ‘direct’: het cijfer uit de "
+                                   "enquête. Een direct cijfer op basis van te weinig respondenten wordt nooit "
+                                   "getoond. Het blad ‘Indicatoren’ toont alleen de directe cijfers; veranderingen, "
+                                   "index en effecten rusten op de directe cijfers.")),
+        (_("Modellen"), _("Per indicator en niveau: de gebiedsvariantie, de gekozen CBS-kenmerken "
+                          "(gestandaardiseerd) met coëfficiënt en standaardfout, en het gemiddelde gewicht van de "
+                          "directe schatting.")),
+    ]
     names = {**m.names, **getattr(m, "buurt_names", {})}
     order = {w: k for k, w in enumerate(m.waves)}
     ind_order = {i: k for k, i in enumerate(m.cat)}
     t = table.assign(_w=table["wave"].map(order), _i=table["indicator_id"].map(ind_order),
                      _l=table["level"].map({"district": 0, "buurt": 1}))
     t = t.sort_values(["_w", "_l", "_i", "parent_code", "area_code"])
-    rows, fmts = [], {}
+    rows, row_formats = [], []
     for r in t.to_dict("records"):
-        unit = m.unit(r["indicator_id"])
-        fmt = formats.get(unit, "0.0")
-        rows.append([r["wave"], level_name(r["level"]), names.get(r["area_code"], r["area_code"]),
+        rows.append([r["wave"], _(LEVEL_NAMES.get(r["level"], r["level"])), names.get(r["area_code"], r["area_code"]),
                      r["area_code"], names.get(r["parent_code"], r["parent_code"]), m.label(r["indicator_id"]),
                      _num(r["estimate"]), _num(r["ci_low"]), _num(r["ci_high"]), source_label(r["source"]),
                      _num(r["n"]), _num(r["direct"]), _num(r["eblup"]), _num(r["gamma"]),
                      _num(r.get("std_residual"))])
-        fmts.setdefault(fmt, []).append(len(rows) + 1)
-    ws = wb.create_sheet(_("Wijken en buurten"))
-    table_writer(ws, [_("Meting"), _("Niveau"), _("Gebied"), _("Code"), _("Wijk"), _("Indicator"), _("Cijfer"),
-                      _("Ondergrens (95%)"), _("Bovengrens (95%)"), _("Bron van het cijfer"), "n",
-                      _("Directe schatting"), _("Modelschatting"), _("Gewicht directe schatting (gamma)"),
-                      _("Gestandaardiseerd residu (direct − model)")], rows,
-                 {11: "#,##0", 14: "0.00", 15: "0.00"}, freeze="D2")
-    for fmt, row_numbers in fmts.items():  # per row: the indicator's own number format
-        for row in row_numbers:
-            for col in (7, 8, 9, 12, 13):
-                cell = ws.cell(row=row, column=col)
-                if isinstance(cell.value, (int, float)):
-                    cell.number_format = fmt
-    for row in range(2, len(rows) + 2):
-        if ws.cell(row=row, column=10).value == _(MODEL_LABEL):
-            ws.cell(row=row, column=10).font = Font(italic=True, color="1F3A5F")
+        row_formats.append(formats.get(m.unit(r["indicator_id"]), "0.0"))
+    sheets = [Sheet(_("Wijken en buurten"), [
+        _("Meting"), _("Niveau"), _("Gebied"), _("Code"), _("Wijk"), _("Indicator"), _("Cijfer"), _("Ondergrens (95%)"),
+        _("Bovengrens (95%)"), _("Bron van het cijfer"), _("n"), _("Directe schatting"), _("Modelschatting"),
+        _("Gewicht directe schatting (gamma)"), _("Gestandaardiseerd residu (direct - model)")], rows,
+        {11: "#,##0", 14: "0.00", 15: "0.00"}, row_formats={c: row_formats for c in (7, 8, 9, 12, 13)},
+        freeze="D2", wave_columns={1},
+        empty_reason=_("niet getoond: te weinig respondenten voor een direct cijfer"))]
 
     models = getattr(m, "small_area_models", None)
     if models is None or models.empty:
-        return
+        return notes, sheets
     rows = []
     for r in models.sort_values(["wave", "level", "indicator_id"]).to_dict("records"):
         coefficients = json.loads(r["coefficients"] or "[]")
         for k, c in enumerate(coefficients):
-            rows.append([r["wave"], level_name(r["level"]), m.label(r["indicator_id"]),
+            rows.append([r["wave"], _(LEVEL_NAMES.get(r["level"], r["level"])), m.label(r["indicator_id"]),
                          _num(r["n_areas"]) if k == 0 else None, _num(r["sigma2_u"]) if k == 0 else None,
                          _num(r["sigma2_u_se"]) if k == 0 else None, _num(r["r2"]) if k == 0 else None,
                          _num(r["mean_gamma"]) if k == 0 else None, c["term"], c["estimate"], c["se"], c["p_value"]])
-    ws = wb.create_sheet(_("Modellen"))
-    table_writer(ws, [_("Meting"), _("Niveau"), _("Indicator"), _("Gebieden met respondenten"),
-                      _("Gebiedsvariantie (sigma2_u)"), "SE sigma2_u", _("Verklaard deel tussen gebieden"),
-                      _("Gemiddeld gewicht directe schatting"), _("Term (covariaat, gestandaardiseerd)"),
-                      _("Coëfficiënt"), "SE", _("p-waarde")], rows,
-                 {4: "#,##0", 5: "0.000000", 6: "0.000000", 7: "0.00", 8: "0.00", 10: "0.0000", 11: "0.0000",
-                  12: "0.000"}, freeze="D2")
+    sheets.append(Sheet(_("Modellen"), [
+        _("Meting"), _("Niveau"), _("Indicator"), _("Gebieden met respondenten"), _("Gebiedsvariantie (sigma2_u)"),
+        _("SE sigma2_u"), _("Verklaard deel tussen gebieden"), _("Gemiddeld gewicht directe schatting"),
+        _("Term (covariaat, gestandaardiseerd)"), _("Coëfficiënt"), _("SE"), _("p-waarde")], rows,
+        {4: "#,##0", 5: "0.000000", 6: "0.000000", 7: "0.00", 8: "0.00", 10: "0.0000", 11: "0.0000", 12: "0.000"},
+        freeze="D2", wave_columns={1}))
+    return notes, sheets
 
 
 def _num(value: Any) -> Any:
+    """A number for the workbook; a missing one is an empty cell (its reason is in "Waarom leeg")."""
     if value is None or (isinstance(value, float) and math.isnan(value)) or is_missing(value):
-        return DASH
+        return None
     return float(value)
