@@ -25,7 +25,8 @@ import jinja2
 import pandas as pd
 
 from socialquality.effects.verdict import interval_decimals
-from socialquality.report import charts, data, excel, significance, small_areas, svgmap
+from socialquality.i18n import install_jinja
+from socialquality.report import charts, data, excel, significance, small_areas, svgmap, trend_views
 from socialquality.report.text_nl import (
     DASH,
     KIND_NAMES,
@@ -106,36 +107,6 @@ class ReportOutputs:
     excel_path: Path
     figure_paths: list[Path] = field(default_factory=list)
     district_pages: list[Path] = field(default_factory=list)
-
-
-def _district_chart_job(job: tuple) -> Path:
-    waves, panels, breaks, path, name = job
-    return charts.district_chart(waves, panels, breaks, path, ylabel="index", district_name=name)
-
-
-def _draw_district_charts(jobs: list[tuple]) -> list[Path]:
-    """One chart per district; drawn in worker processes when there are many (matplotlib is
-    single-threaded, and a city has up to a hundred districts)."""
-    import multiprocessing
-    import os
-
-    workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1, 4)
-    if len(jobs) < 20 or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return [_district_chart_job(job) for job in jobs]
-    pool = multiprocessing.get_context("fork").Pool(workers, initializer=_plain_signals)
-    try:
-        return pool.map(_district_chart_job, jobs, chunksize=4)
-    finally:
-        pool.close()  # close + join, not terminate: workers end normally
-        pool.join()
-
-
-def _plain_signals() -> None:
-    """Forked workers must not inherit the parent's signal handlers (e.g. an orchestrator's)."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def interventions_frames(register: list[Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -740,6 +711,7 @@ def _environment(template_dir: Path | None) -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True)
+    install_jinja(env)
     env.filters["nl"] = fmt_num
     env.filters["pct"] = fmt_pct
     return env
@@ -864,13 +836,9 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
 
     # --- district pages ------------------------------------------------------
     district_pages = []
-    chart_jobs = [(m.waves, [(m.conditions[c], m.index_series(d, c), m.index_series(m.city, c))
-                             for c in m.conditions], m.breaks, fig_dir / f"wijk_{_slug(d)}.png", m.names[d])
-                  for d in codes]
-    district_figures = dict(zip(codes, _draw_district_charts(chart_jobs)))
+    # interactive SVG trend charts (no PNG per district: svgchart draws them in milliseconds)
+    respondents = trend_views.respondents(m.di)
     for d in codes:
-        fig = district_figures[d]
-        figures.append(fig)
         conds = []
         for c in m.conditions:
             r = m.index_row(d, c, m.latest)
@@ -913,7 +881,7 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
         row = m.districts[m.districts["district_code"] == d].iloc[0]
         page = env.get_template("wijk.html.j2").render(
             **common, root="../", code=d, name=m.names[d], population=fmt_int(row["population"]),
-            figure={"src": f"../{FIGURES}/{fig.name}", "name": fig.name}, conditions=conds, register=reg,
+            trend_charts=trend_views.trend_charts(m, d, respondents), conditions=conds, register=reg,
             interventions=ivs,
             locator=svgmap.district_map(boundaries, {c: {"tip": f"{m.names.get(c, c)}"
                                                          + (" (deze wijk)" if c == d else ""),
