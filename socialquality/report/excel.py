@@ -300,6 +300,9 @@ def write_workbook(m: "Model", path: Path) -> Path:
     from socialquality.report.small_areas import add_sheets
 
     add_sheets(wb, m, _table, FMT)  # "Wijken en buurten", "Modellen" (when there are small-area figures)
+    from socialquality.report.breakdown_view import add_sheet as add_breakdown_sheet
+
+    add_breakdown_sheet(wb, m, _table, FMT)  # "Uitsplitsingen" (age group, sex), when the inputs hold them
     path = Path(path)
     _neutralise_formulas(wb)
     wb.save(path)

@@ -26,7 +26,8 @@ import pandas as pd
 
 from socialquality.effects.verdict import interval_decimals
 from socialquality.i18n import install_jinja
-from socialquality.report import charts, data, excel, significance, small_areas, svgmap, trend_views
+from socialquality.report import (breakdown_view, charts, data, excel, significance, similar_view, small_areas, svgmap,
+                                 trend_views)
 from socialquality.report.text_nl import (
     DASH,
     KIND_NAMES,
@@ -99,6 +100,11 @@ class ReportInputs:
     cost_measures: pd.DataFrame | None = None
     #: relative link from the report folder to the audit page (audit/index.html), when there is one
     audit_href: str | None = None
+    #: CBS register figures per district (table area_covariates: level, area_code, covariate, value), for
+    #: "vergelijkbare wijken" (socialquality.similar); None: no such block
+    district_covariates: pd.DataFrame | None = None
+    #: headline indicators by age group and sex (table district_breakdowns, socialquality.breakdowns)
+    breakdowns: pd.DataFrame | None = None
 
 
 @dataclass
@@ -838,6 +844,8 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
     district_pages = []
     # interactive SVG trend charts (no PNG per district: svgchart draws them in milliseconds)
     respondents = trend_views.respondents(m.di)
+    similar = similar_view.SimilarDistricts(m, inputs.district_covariates)
+    breakdown = breakdown_view.Breakdowns(m, inputs.breakdowns)
     for d in codes:
         conds = []
         for c in m.conditions:
@@ -882,6 +890,7 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
         page = env.get_template("wijk.html.j2").render(
             **common, root="../", code=d, name=m.names[d], population=fmt_int(row["population"]),
             trend_charts=trend_views.trend_charts(m, d, respondents), conditions=conds, register=reg,
+            similar_districts=similar.for_district(d), breakdown=breakdown.for_district(d),
             interventions=ivs,
             locator=svgmap.district_map(boundaries, {c: {"tip": f"{m.names.get(c, c)}"
                                                          + (" (deze wijk)" if c == d else ""),
