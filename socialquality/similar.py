@@ -35,7 +35,9 @@ import pandas as pd
 from scipy import stats
 from scipy.spatial.distance import cdist
 
-from socialquality.report.significance import Z95, bh_adjust
+from statsmodels.stats.multitest import multipletests
+
+Z95 = 1.959963984540054
 
 #: register variables (names of socialquality.small_areas.COVARIATES) that define "alike"
 SIMILARITY_VARIABLES: tuple[str, ...] = ("pct_15_24", "pct_65plus", "pct_niet_westers", "inkomen_per_inwoner",
@@ -110,7 +112,10 @@ def versus_similar(frame: pd.DataFrame, neighbours: pd.DataFrame, *, key: str, v
     out["p_value"] = 2 * stats.norm.sf(np.abs(z))
     out["p_adjusted"] = np.nan
     for _, idx in out.groupby(["wave", key]).groups.items():
-        out.loc[idx, "p_adjusted"] = bh_adjust(out.loc[idx, "p_value"]).to_numpy()
+        p = out.loc[idx, "p_value"]
+        ok = p.notna().to_numpy()
+        if ok.any():  # Benjamini-Hochberg (statsmodels), as report.significance.bh_adjust
+            out.loc[idx[ok], "p_adjusted"] = multipletests(p[ok].to_numpy(), method="fdr_bh")[1]
     sig = out["p_adjusted"] < alpha
     out["vs_similar"] = np.where(out["p_adjusted"].isna(), None,
                                  np.where(~sig, "same", np.where(out["diff"] > 0, "higher", "lower")))
