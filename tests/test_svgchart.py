@@ -100,3 +100,14 @@ def test_district_page_has_one_interactive_chart_per_theme_and_no_png(district_p
     cells = [c.text_content().strip() for c in last.xpath("./td")]
     assert tip.startswith(f"{cells[0]}: index {cells[1]} (marge {cells[2]}), n = {cells[3]}")
     assert not math.isnan(float(cells[1].replace(",", ".")))
+
+
+def test_index_page_city_charts_are_interactive_svg(district_page):
+    outputs, out = district_page
+    doc = lxml_html.fromstring(outputs.html_path.read_text(encoding="utf-8"))
+    charts = doc.xpath('//svg[@class="trend"]')
+    assert [c.get("id") for c in charts] == ["stad-socio_economic_security", "stad-social_inclusion",
+                                             "stad-social_cohesion", "stad-social_empowerment"]
+    tip = charts[2].xpath('.//g[@class="pt"]')[0].get("data-tip")
+    assert tip == "2019: index 100,0 (marge 97,6 tot 102,6), n = 1.200"  # the city: no comparison line
+    assert [c.get("id") for c in charts if c.xpath('.//line[@class="brk"]')] == ["stad-social_cohesion"]

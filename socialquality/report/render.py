@@ -762,6 +762,8 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
         return out
 
     # --- conditions ---------------------------------------------------------
+    respondents = trend_views.respondents(m.di)
+    city_charts = {c["id"]: c for c in trend_views.trend_charts(m, m.city, respondents, id_prefix="stad")}
     conditions = []
     statuses_all: dict[str, dict[str, dict]] = {}
     for cond, cond_name in m.conditions.items():
@@ -806,6 +808,7 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
         conditions.append({
             "id": cond, "anchor": f"c-{_slug(cond)}", "name": cond_name,
             "trend": {"src": f"{FIGURES}/{trend.name}", "name": trend.name},
+            "trend_chart": city_charts[cond],
             "trend_rows": _trend_rows(m, m.city, cond),
             "break_notes": _break_notes(m, cond_breaks),
             "map": map_fig,
@@ -843,7 +846,6 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
     # --- district pages ------------------------------------------------------
     district_pages = []
     # interactive SVG trend charts (no PNG per district: svgchart draws them in milliseconds)
-    respondents = trend_views.respondents(m.di)
     similar = similar_view.SimilarDistricts(m, inputs.district_covariates)
     breakdown = breakdown_view.Breakdowns(m, inputs.breakdowns)
     for d in codes:
