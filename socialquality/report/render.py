@@ -861,7 +861,6 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
                 "interval": fmt_interval(r["ci_low"], r["ci_high"], "score") if has else DASH,
                 "status": statuses_all[c][d],
                 "vs_city": _vs_city(m, d, f"index:{c}"),
-                "trend_rows": _trend_rows(m, d, c),
                 "indicators": _indicator_rows(m, d, c),
                 "decomposition": [{"label": m.label(x["indicator_id"]),
                                    "value": fmt_num(x["contribution"], 1, sign=True)}

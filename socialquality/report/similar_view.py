@@ -35,7 +35,9 @@ class SimilarDistricts:
 
     def __init__(self, m: Any, covariates: pd.DataFrame | None, k: int = DEFAULT_K):
         self.m = m
-        codes = [str(c) for c in m.districts["district_code"] if str(c) != m.city]
+        # districts without inhabitants (industrial estates, water) are nobody's "similar district"
+        codes = [str(c) for c, pop in zip(m.districts["district_code"], m.districts["population"])
+                 if str(c) != m.city and (is_missing(pop) or float(pop) > 0)]
         table = profile(covariates, codes)
         self.variables = list(table.columns)
         self.neighbours = nearest(table, k)
