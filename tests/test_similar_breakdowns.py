@@ -180,18 +180,25 @@ def test_breakdowns_in_the_workbook_and_open_data(rendered):
     ws = wb["Uitsplitsingen"]
     rows = list(ws.iter_rows(values_only=True))
     header = rows[0]
-    assert header[:10] == ("Meting", "Wijk", "Wijkcode", "Indicator", "Uitsplitsing", "Groep", "Cijfer",
-                           "Ondergrens (95%)", "Bovengrens (95%)", "n")
+    assert header == ("Meting", "Wijk", "Wijkcode", "Indicator", "Uitsplitsing", "Groep", "Cijfer",
+                      "Ondergrens (95%)", "Bovengrens (95%)", "n", "Waarom leeg")
+    assert {r[0] for r in rows[1:]} == {2023}  # the workbook: the latest wave
     wave, code = BREAKDOWN_SUPPRESSED[:2]
     hit = [r for r in rows[1:] if r[0] == int(wave) and r[2] == code and r[5] == "15-24 jaar"
            and r[3] == "Sociale cohesie (schaalscore 0-10)"]
     assert len(hit) == 1 and hit[0][6] is None and hit[0][-1]  # empty, with the reason
-    csv = pd.read_csv(out / "open_data" / "uitsplitsingen.csv")
-    assert len(csv) == len(rows) - 1
-    assert "Waarom leeg" in csv.columns
-    small = csv[(csv["Wijkcode"] == BREAKDOWN_SMALL_N[1]) & (csv["Groep"] == "mannen")
-                & (csv["Indicator"] == "Voelt zich gehoord door de gemeente") & (csv["Meting"] == 2023)]
-    assert small["Cijfer"].isna().all()
+    shown = next(i for i, r in enumerate(rows[1:], start=2) if r[3] == "Moeite met rondkomen" and r[6] is not None)
+    assert ws.cell(row=shown, column=7).number_format == "0.0%"
+    # open data: the sheet (latest wave) and every wave
+    assert len(pd.read_csv(out / "open_data" / "uitsplitsingen.csv")) == len(rows) - 1
+    every = pd.read_csv(out / "open_data" / "uitsplitsingen_alle_metingen.csv")
+    assert set(every["Meting"]) == {2021, 2023} and len(every) == 2 * (len(rows) - 1)
+    assert list(every.columns) == list(header)
+    small = every[(every["Wijkcode"] == BREAKDOWN_SMALL_N[1]) & (every["Groep"] == "mannen")
+                  & (every["Indicator"] == "Voelt zich gehoord door de gemeente") & (every["Meting"] == 2023)]
+    assert small["Cijfer"].isna().all() and (small["Waarom leeg"] == "minder dan 30 respondenten").all()
+    parquet = pd.read_parquet(out / "open_data" / "uitsplitsingen_alle_metingen.parquet")
+    assert len(parquet) == len(every) and parquet["Cijfer"].dtype == float
 
 
 def test_english_page(tmp_path):

@@ -9,6 +9,7 @@ table holds, ordered by their lower bound (:func:`socialquality.agebands.parse_b
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -100,40 +101,71 @@ class Breakdowns:
                 "reason": _("minder dan %(n)s respondenten in deze groep", n=m.min_n)}
 
 
-def add_sheet(wb: Any, m: Any, table_writer: Any, formats: dict[str, str]) -> None:
-    """Sheet "Uitsplitsingen": every breakdown cell of every wave (empty with the reason when suppressed)."""
-    b = Breakdowns(m, getattr(m.inputs, "breakdowns", None))
-    if b.table.empty:
-        return
-    order = {w: k for k, w in enumerate(m.waves)}
+def _headers() -> list[str]:
+    return [_("Meting"), _("Wijk"), _("Wijkcode"), _("Indicator"), _("Uitsplitsing"), _("Groep"), _("Cijfer"),
+            _("Ondergrens (95%)"), _("Bovengrens (95%)"), _("n")]
+
+
+def table_rows(m: Any, b: Breakdowns, waves: list[str]) -> tuple[list[list[Any]], list[bool]]:
+    """One row per cell of `waves` (city first, then the districts by name), ``DASH`` where suppressed;
+    and per row whether the indicator is a percentage (stored as a proportion 0-1)."""
+    order = {w: k for k, w in enumerate(waves)}
     ind_order = {i: k for k, i in enumerate(m.cat)}
     t = b.table[b.table["wave"].isin(order)].copy()
+    if t.empty:
+        return [], []
     t["_o"] = [(order[w], 0 if d == m.city else 1, m.names.get(d, d).lower(), ind_order.get(i, 999),
                 _level_order(dim, lev)) for w, d, i, dim, lev in
                zip(t["wave"], t["district_code"], t["indicator_id"], t["dimension"], t["level"])]
-    rows = []
-    percent_rows = []
+    rows, percent = [], []
     for r in t.sort_values("_o").to_dict("records"):
-        unit = m.unit(r["indicator_id"])
         blank = bool(r["suppressed"]) or is_missing(r["estimate"])
-        rows.append([r["wave"], m.names.get(r["district_code"], r["district_code"]), r["district_code"],
+        wave = int(r["wave"]) if str(r["wave"]).isdigit() else r["wave"]
+        rows.append([wave, m.names.get(r["district_code"], r["district_code"]), r["district_code"],
                      m.label(r["indicator_id"]),
                      _("Leeftijd") if r["dimension"] == "age_group" else _("Geslacht"),
                      level_label(r["dimension"], r["level"]),
                      DASH if blank else float(r["estimate"]), DASH if blank else float(r["ci_low"]),
                      DASH if blank else float(r["ci_high"]), int(r["n"]) if not is_missing(r["n"]) else DASH])
-        if unit == "percent":
-            percent_rows.append(len(rows) + 1)
+        percent.append(m.unit(r["indicator_id"]) == "percent")
+    return rows, percent
+
+
+def add_sheet(wb: Any, m: Any, table_writer: Any, formats: dict[str, str]) -> None:
+    """Sheet "Uitsplitsingen": the cells of the latest wave (empty with the reason when suppressed).
+
+    Only the latest wave: every wave of every district would exceed what a workbook can hold for a
+    large municipality (and triples the time to write it); all waves are in the open data
+    (:func:`write_open_data`)."""
+    b = Breakdowns(m, getattr(m.inputs, "breakdowns", None))
+    rows, percent = table_rows(m, b, [m.latest])
+    if not rows:
+        return
     ws = wb.create_sheet(_("Uitsplitsingen"))
-    table_writer(ws, [_("Meting"), _("Wijk"), _("Wijkcode"), _("Indicator"), _("Uitsplitsing"), _("Groep"),
-                      _("Cijfer"), _("Ondergrens (95%)"), _("Bovengrens (95%)"), _("n")], rows,
-                 {10: formats["int"]}, freeze="D2")
-    for row in percent_rows:
-        for col in (7, 8, 9):
-            cell = ws.cell(row=row, column=col)
-            cell.number_format = formats["percent"] if isinstance(cell.value, float) else cell.number_format
-    for row in range(2, len(rows) + 2):
-        for col in (7, 8, 9):
-            cell = ws.cell(row=row, column=col)
-            if isinstance(cell.value, float) and row not in percent_rows:
-                cell.number_format = formats["score"]
+    table_writer(ws, _headers(), rows, {10: formats["int"]}, freeze="D2")
+    for is_percent, cells in zip(percent, ws.iter_rows(min_row=2, max_row=len(rows) + 1, min_col=7, max_col=9)):
+        fmt = formats["percent"] if is_percent else formats["score"]
+        for cell in cells:
+            if isinstance(cell.value, float):
+                cell.number_format = fmt
+
+
+def write_open_data(m: Any, frame: pd.DataFrame | None, out_dir: Path) -> list[Path]:
+    """``uitsplitsingen_alle_metingen.csv|.parquet``: the cells of every wave, the same columns as the
+    sheet; suppressed cells empty with the reason in "Waarom leeg"."""
+    b = Breakdowns(m, frame)
+    rows, _percent = table_rows(m, b, m.waves)
+    if not rows:
+        return []
+    reason = _("minder dan %(n)s respondenten", n=m.min_n)
+    data = pd.DataFrame([[None if v == DASH else v for v in row] + [reason if row[6] == DASH else None]
+                         for row in rows], columns=_headers() + [_("Waarom leeg")])
+    for column in data.columns[6:9]:
+        data[column] = pd.to_numeric(data[column], errors="coerce").astype(float)
+    data[data.columns[9]] = pd.to_numeric(data[data.columns[9]], errors="coerce").astype("Int64")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = "uitsplitsingen_alle_metingen"
+    data.to_csv(out_dir / f"{stem}.csv", index=False)
+    data.astype({data.columns[0]: str}).to_parquet(out_dir / f"{stem}.parquet", index=False)
+    return [out_dir / f"{stem}.csv", out_dir / f"{stem}.parquet"]

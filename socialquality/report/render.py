@@ -929,6 +929,7 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
 
     excel_path = excel.write_workbook(m, out_dir / "rapport.xlsx")
     excel.write_open_data(excel_path, out_dir / "open_data")
+    breakdown_view.write_open_data(m, inputs.breakdowns, out_dir / "open_data")
     from socialquality.report.intervention_pages import add_cost_sheets, render_intervention_pages
 
     render_intervention_pages(inputs, inputs.intervention_costs, inputs.cost_measures, out_dir,
