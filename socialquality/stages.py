@@ -6,6 +6,7 @@ that replaces data does it in one transaction (a failure leaves the earlier resu
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -92,7 +93,11 @@ def load_population(m: Monitor) -> dict[str, Any]:
         columns=["district_code", "indicator_id", "value", "year", "source"])
     from socialquality.small_areas import small_area_reference
 
-    buurten, covariates = small_area_reference(kwb, settings.municipality, year, _small_area_config(m),
+    from socialquality.similar import SIMILARITY_VARIABLES
+
+    config = _small_area_config(m)  # the similar-districts profile needs its variables too (socialquality.similar)
+    config = dataclasses.replace(config, candidates=tuple(dict.fromkeys((*config.candidates, *SIMILARITY_VARIABLES))))
+    buurten, covariates = small_area_reference(kwb, settings.municipality, year, config,
                                                settings.path("boundaries"))
     with m.engine.begin() as connection:
         replace_rows(connection, s.districts, districts.assign(municipality=settings.municipality, year=year))
@@ -715,6 +720,9 @@ def _estimate_wave(m: Monitor, wave: str, run_id: str) -> dict[str, Any]:
     design = weighted.design
     indicators = estimate_indicators(design, catalogue, wave, m.settings.municipality)
     covariances = indicator_covariances(design, catalogue, wave, m.settings.municipality)
+    from socialquality.breakdowns import estimate_breakdowns
+
+    breakdowns = estimate_breakdowns(design, catalogue, wave, m.settings.municipality)
     receipts = read_table(m.engine, s.file_receipts, survey=codebook.survey, wave=wave)
     loaded = receipts[receipts["status"] == "loaded"]
     last_validation = read_table(m.engine, s.validation_runs, survey=codebook.survey, wave=wave)
@@ -729,12 +737,15 @@ def _estimate_wave(m: Monitor, wave: str, run_id: str) -> dict[str, Any]:
                      survey=codebook.survey, wave=wave)
         replace_rows(connection, s.indicator_covariances, covariances.assign(survey=codebook.survey),
                      survey=codebook.survey, wave=wave)
+        replace_rows(connection, s.district_breakdowns, breakdowns.assign(survey=codebook.survey),
+                     survey=codebook.survey, wave=wave)
     small_areas = _small_area_stage(m, design, wave)
     # an indicator without a single respondent (an item not asked, or an empty target group) is named
     absent = [i.id for i in catalogue.indicators if i.id not in set(indicators["indicator_id"])]
     return {"rows": len(indicators), "indicators": int(indicators["indicator_id"].nunique()),
             "districts": int(indicators["district_code"].nunique()) - 1,
             "suppressed": int(indicators["suppressed"].sum()), "lineage_id": int(lineage_id),
+            "breakdown_cells": len(breakdowns), "breakdown_cells_suppressed": int(breakdowns["suppressed"].sum()),
             "indicators_without_respondents": ", ".join(absent) or "-",
             "weights": "read back from the weighting stage" if weighted.reused else "raked in this stage",
             **small_areas}
@@ -1108,6 +1119,11 @@ def _small_area_report_inputs(m: Monitor, waves: list[str]) -> dict[str, Any]:
             "buurt_geojson_path": buurt_boundaries_path(boundaries if boundaries.is_file() else None)}
 
 
+def _breakdowns_for_report(m: Monitor, waves: list[str]) -> pd.DataFrame:
+    frame = read_table(m.engine, s.district_breakdowns, survey=m.codebook.survey)
+    return frame[frame["wave"].isin(waves)]
+
+
 def render_trend_report(m: Monitor, run_id: str) -> dict[str, Any]:
     from socialquality.report.render import ReportInputs, interventions_frames, render_report
 
@@ -1179,6 +1195,8 @@ def render_trend_report(m: Monitor, run_id: str) -> dict[str, Any]:
         intervention_costs=read_table(m.engine, s.intervention_costs),
         cost_measures=read_table(m.engine, s.intervention_cost_measures),
         audit_href=os.path.relpath(settings.path("audit") / "index.html", settings.path("reports")),
+        district_covariates=read_table(m.engine, s.area_covariates),
+        breakdowns=_breakdowns_for_report(m, waves),
     )
     final = settings.path("reports")
     staging = final.parent / f".{final.name}.new-{run_id[:8]}"

@@ -97,7 +97,10 @@ def results(pages, tmp_path_factory) -> list[dict]:
     if shots:
         Path(shots).mkdir(parents=True, exist_ok=True)
     job = {"chromium": str(pages["chromium"]), "widths": WIDTHS, "screenshots": shots,
-           "hover": [{"name": "index", "selector": "svg.map a.area[href$='WK036337.html']"}],
+           "hover": [{"name": "index", "selector": "svg.map a.area[href$='WK036337.html']"},
+                     # a point of a trend chart on the district page (socialquality.report.svgchart)
+                     {"name": "wijk", "selector": "svg.trend#trend-social_cohesion g.pt:last-of-type",
+                      "tip": ".chart-tip:not([hidden])", "focus": True}],
            "pages": [{"name": name, "path": str(path)} for name, path in pages.items() if name != "chromium"]}
     job_path = tmp_path_factory.mktemp("job") / "job.json"
     job_path.write_text(json.dumps(job), encoding="utf-8")
@@ -137,3 +140,15 @@ def test_map_hover_shows_the_district(results):
         texts = [h["text"] for h in r["hover"]]
         assert texts and texts[0], f"no tooltip at {r['width']} px"
         assert texts[0].startswith("Landlust: index ") and "marge" in texts[0] and "n = " in texts[0], texts[0]
+
+
+def test_trend_chart_point_shows_its_figures_on_hover_and_focus(results):
+    """Pointing at (or tabbing to) the 2023 point of Landlust's cohesion chart shows wave, index,
+    margin, n and the city; the tip goes away when the pointer leaves."""
+    expected = "2023: index 100,7 (marge 98,3 tot 103,3), n = 250; Amsterdam (demostad): 97,6"
+    for r in _each(results, "wijk"):
+        hover = [h for h in r["hover"] if "svg.trend" in h["selector"]]
+        assert hover, f"no trend-chart hover at {r['width']} px"
+        assert hover[0]["text"] == expected, (r["width"], hover[0])
+        assert hover[0]["afterLeave"] is None, (r["width"], hover[0])
+        assert hover[0]["focusText"] == expected, (r["width"], hover[0])

@@ -58,6 +58,45 @@ def _estimate(ind: str, d_idx: int, w_idx: int) -> float:
     return round(BASE_VALUE[ind] + step * (d_idx - 1.5) + step * 0.5 * w_idx, 4)
 
 
+#: CBS register profile of the districts (area_covariates) for "vergelijkbare wijken"
+COVARIATE_VALUES = {  # pct_65plus, pct_niet_westers, inkomen_per_inwoner, pct_corporatie, pct_eenpersoons
+    "WK036337": (14.0, 30.0, 24.0, 50.0, 45.0),
+    "WK036393": (9.0, 62.0, 19.0, 60.0, 40.0),
+    "WK036394": (10.0, 60.0, 20.0, 58.0, None),  # a figure CBS does not publish
+    "WK036396": (16.0, 50.0, 22.0, 40.0, 38.0),
+}
+BREAKDOWN_SUPPRESSED = ("2023", "WK036394", "cohesie", "age_group", "15-24")  # n = 12, a number sneaked in: 0.666
+BREAKDOWN_SMALL_N = ("2023", "WK036394", "gehoord", "sex", "m")  # n = 20, not flagged: the renderer blanks it
+
+
+def _covariates() -> pd.DataFrame:
+    names = ["pct_65plus", "pct_niet_westers", "inkomen_per_inwoner", "pct_corporatie", "pct_eenpersoons"]
+    return pd.DataFrame([dict(level="district", area_code=code, covariate=name, value=value)
+                         for code, values in COVARIATE_VALUES.items() for name, value in zip(names, values)])
+
+
+def _breakdowns() -> pd.DataFrame:
+    rows = []
+    for wave in ("2021", "2023"):
+        for d_idx, code in enumerate([CITY] + list(DISTRICTS)):
+            for ind in ("moeite_rondkomen", "eenzaam", "cohesie", "gehoord"):
+                for dim, levels in (("age_group", ["15-24", "25-44", "45-64", "65+"]), ("sex", ["m", "v"])):
+                    for l_idx, level in enumerate(levels):
+                        est = _estimate(ind, d_idx, 2) + (0.02 if ind != "cohesie" else 0.2) * (l_idx - 1)
+                        se = 0.04 if ind != "cohesie" else 0.3
+                        n = 300 if code == CITY else 40 + 10 * l_idx
+                        key = (wave, code, ind, dim, level)
+                        row = dict(wave=wave, district_code=code, indicator_id=ind, dimension=dim, level=level,
+                                   estimate=est, se=se, ci_low=est - 1.96 * se, ci_high=est + 1.96 * se, n=n,
+                                   suppressed=False, suppression_reason=None)
+                        if key == BREAKDOWN_SUPPRESSED:
+                            row.update(estimate=0.666, ci_low=0.5, ci_high=0.8, n=12, suppressed=True)
+                        if key == BREAKDOWN_SMALL_N:
+                            row.update(estimate=0.919, ci_low=0.858, ci_high=0.98, n=20)
+                        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def build_inputs(**overrides) -> ReportInputs:
     areas = [CITY] + list(DISTRICTS)
     di_rows = []
@@ -181,6 +220,7 @@ def build_inputs(**overrides) -> ReportInputs:
         lineage={"run_id": "run-7f3a", "git_commit": "21b9133", "generated_at": "2025-03-12T14:03:00",
                  "codebooks": {"wijkmonitor": "v3 sha256:ab12cd"}},
         intervention_info=info, intervention_sites=sites,
+        district_covariates=_covariates(), breakdowns=_breakdowns(),
     )
     kwargs.update(overrides)
     return ReportInputs(**kwargs)

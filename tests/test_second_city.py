@@ -156,3 +156,32 @@ def test_the_report_credits_what_it_shows(den_haag):
     assert "Registercijfers en kaart: Bron: CBS, CC BY 4.0." in html
     assert "Buurtkamers voor ouderen" in html
     assert (den_haag["folder"] / "var" / "reports" / "rapport.xlsx").is_file()
+
+
+def test_breakdowns_by_the_citys_own_age_bands_and_sex(den_haag):
+    cells = query(den_haag, "select * from district_breakdowns")
+    assert set(cells["wave"]) == set(WAVES)
+    ages = set(cells.loc[cells["dimension"] == "age_group", "level"])
+    assert ages == {"18-34", "35-54", "55-74", "75+"}  # Den Haag's bands, not the demo's
+    assert set(cells.loc[cells["dimension"] == "sex", "level"]) == {"m", "v"}
+    shown = cells[~cells["suppressed"].astype(bool)]
+    assert (shown["n"] >= 30).all() and shown["estimate"].notna().all()
+    hidden = cells[cells["suppressed"].astype(bool)]
+    assert (hidden["n"] < 30).all() and hidden["estimate"].isna().all()
+    city = shown[shown["district_code"] == "GM0518"]
+    assert len(city) > 0
+
+
+def test_district_page_has_similar_districts_and_breakdowns(den_haag):
+    from lxml import html as lxml_html
+
+    pages = sorted((den_haag["folder"] / "var" / "reports" / "wijken").glob("WK*.html"))
+    docs = [lxml_html.fromstring(p.read_text(encoding="utf-8")) for p in pages]
+    assert sum(1 for d in docs if d.xpath('//section[@class="similar"]')) >= 42  # every inhabited district
+    doc = next(d for d in docs if d.xpath('//section[@class="breakdowns"]'))
+    similar = doc.xpath('//section[@class="similar"]//table/tbody/tr')
+    assert len(similar) == 6  # the district and its 5 most similar districts
+    links = [a.get("href") for a in doc.xpath('//section[@class="similar"]//table//a')]
+    assert len(links) == 5 and all(link.startswith("WK0518") for link in links)
+    heads = [th.text_content() for th in doc.xpath('//section[@class="breakdowns"]//thead/tr[2]/th')]
+    assert heads[1:] == ["18-34 jaar", "35-54 jaar", "55-74 jaar", "75 jaar en ouder", "mannen", "vrouwen"]

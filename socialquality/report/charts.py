@@ -148,44 +148,6 @@ def trend_chart(waves: Sequence[str], values: dict[str, tuple[float, float, floa
     return save(fig, out_path)
 
 
-def district_chart(waves: Sequence[str], panels: list[tuple[str, dict, dict]], breaks: list[dict],
-                   out_path: Path, *, ylabel: str, district_name: str) -> Path:
-    """Small multiples (2 x 2): per condition the district index with its band and the city (grey, dashed)."""
-    pos = wave_positions(waves)
-    n = max(len(panels), 1)
-    cols = 2 if n > 1 else 1
-    rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(7.6, 2.6 * rows), squeeze=False)
-    for k, ax in enumerate(axes.flat):
-        if k >= len(panels):
-            ax.set_axis_off()
-            continue
-        title, district_values, city_values = panels[k]
-        ax.axhline(100, color=CITY, linewidth=0.6, linestyle=":")
-        _series(ax, waves, pos, city_values, colour=CITY, band=None, label=_("stad"), dashed=True)
-        _series(ax, waves, pos, district_values, label=district_name, annotate=True)
-        if all(is_missing(district_values.get(w, (math.nan,))[0]) for w in waves):
-            ax.text(0.5, 0.5, "– (" + _("te weinig respondenten") + ")", transform=ax.transAxes, ha="center", color=GREY)
-        # a method break only on the themes whose questions it touches (break["condition_names"])
-        own = [b for b in breaks if not b.get("condition_names") or title in b["condition_names"]]
-        _breaks(ax, own, waves, pos, label=True)
-        _wave_axis(ax, waves, pos)
-        ax.set_title(title)
-        ax.margins(y=0.3)
-        nl_ticks(ax)
-        ax.grid(axis="y", color="#eeeeee", linewidth=0.6)
-        if k % cols == 0:
-            ax.set_ylabel(ylabel, fontsize=8)
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    if handles:
-        fig.legend(handles, labels, loc="lower center", ncol=len(handles), frameon=False, fontsize=8,
-                   bbox_to_anchor=(0.5, -0.02))
-    # fixed margins instead of tight_layout(): the same layout for every district, at a fraction of
-    # the cost (99 districts per report)
-    fig.subplots_adjust(left=0.09, right=0.98, top=0.93, bottom=0.1 + 0.02 * (2 - rows), hspace=0.45, wspace=0.18)
-    return save(fig, out_path, tight=False)
-
-
 def intervention_chart(
     *,
     title_left: str,

@@ -477,6 +477,7 @@ def cost_sheets(costs: Any, measures: Any, names: dict[str, str]) -> list[Sheet]
 
 def write_workbook(m: "Model", path: Path) -> Path:
     """Write rapport.xlsx: the explanation sheet, every data sheet, the small-area and cost sheets."""
+    from socialquality.report.breakdown_view import excel_sheets as breakdown_sheets
     from socialquality.report.small_areas import excel_sheets
 
     path = Path(path)
@@ -489,7 +490,7 @@ def write_workbook(m: "Model", path: Path) -> Path:
                             _intervention_names(m))
         book.notes(_("Toelichting"), _("Monitor sociale kwaliteit – %(name)s", name=m.inputs.municipality_name),
                    _explanation(m) + extra_notes)
-        for sheet in sheets + small + costs:
+        for sheet in sheets + small + breakdown_sheets(m, FMT) + costs:
             book.table(sheet)
     finally:
         book.close()

@@ -25,8 +25,9 @@ import jinja2
 import pandas as pd
 
 from socialquality.effects.verdict import interval_decimals
-from socialquality.report import charts, data, excel, significance, small_areas, svgmap
 from socialquality.i18n import N_, _, install_jinja, language, ngettext
+from socialquality.report import (breakdown_view, charts, data, excel, significance, similar_view, small_areas, svgmap,
+                                  trend_views)
 from socialquality.report.text import (
     DASH,
     change_label,
@@ -101,6 +102,11 @@ class ReportInputs:
     cost_measures: pd.DataFrame | None = None
     #: relative link from the report folder to the audit page (audit/index.html), when there is one
     audit_href: str | None = None
+    #: CBS register figures per district (table area_covariates: level, area_code, covariate, value), for
+    #: "vergelijkbare wijken" (socialquality.similar); None: no such block
+    district_covariates: pd.DataFrame | None = None
+    #: headline indicators by age group and sex (table district_breakdowns, socialquality.breakdowns)
+    breakdowns: pd.DataFrame | None = None
 
 
 @dataclass
@@ -109,39 +115,6 @@ class ReportOutputs:
     excel_path: Path
     figure_paths: list[Path] = field(default_factory=list)
     district_pages: list[Path] = field(default_factory=list)
-
-
-def _district_chart_job(job: tuple) -> Path:
-    waves, panels, breaks, path, name, lang = job
-    from socialquality.i18n import use_language
-
-    with use_language(lang):  # forked workers: the language travels with the job
-        return charts.district_chart(waves, panels, breaks, path, ylabel=_("index"), district_name=name)
-
-
-def _draw_district_charts(jobs: list[tuple]) -> list[Path]:
-    """One chart per district; drawn in worker processes when there are many (matplotlib is
-    single-threaded, and a city has up to a hundred districts)."""
-    import multiprocessing
-    import os
-
-    workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1, 4)
-    if len(jobs) < 20 or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return [_district_chart_job(job) for job in jobs]
-    pool = multiprocessing.get_context("fork").Pool(workers, initializer=_plain_signals)
-    try:
-        return pool.map(_district_chart_job, jobs, chunksize=4)
-    finally:
-        pool.close()  # close + join, not terminate: workers end normally
-        pool.join()
-
-
-def _plain_signals() -> None:
-    """Forked workers must not inherit the parent's signal handlers (e.g. an orchestrator's)."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def interventions_frames(register: list[Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -766,6 +739,7 @@ def _environment(template_dir: Path | None) -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True)
+    install_jinja(env)
     env.filters["nl"] = fmt_num
     env.filters["pct"] = fmt_pct
     install_jinja(env)  # _(), ngettext and {% trans %} follow the language at render time
@@ -812,6 +786,8 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
         return out
 
     # --- conditions ---------------------------------------------------------
+    respondents = trend_views.respondents(m.di)
+    city_charts = {c["id"]: c for c in trend_views.trend_charts(m, m.city, respondents, id_prefix="stad")}
     conditions = []
     statuses_all: dict[str, dict[str, dict]] = {}
     for cond, cond_name in m.conditions.items():
@@ -856,6 +832,7 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
         conditions.append({
             "id": cond, "anchor": f"c-{_slug(cond)}", "name": cond_name,
             "trend": {"src": f"{FIGURES}/{trend.name}", "name": trend.name},
+            "trend_chart": city_charts[cond],
             "trend_rows": _trend_rows(m, m.city, cond),
             "break_notes": _break_notes(m, cond_breaks),
             "map": map_fig,
@@ -895,13 +872,10 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
 
     # --- district pages ------------------------------------------------------
     district_pages = []
-    chart_jobs = [(m.waves, [(m.conditions[c], m.index_series(d, c), m.index_series(m.city, c))
-                             for c in m.conditions], m.breaks, fig_dir / f"wijk_{_slug(d)}.png", m.names[d], language())
-                  for d in codes]
-    district_figures = dict(zip(codes, _draw_district_charts(chart_jobs)))
+    # interactive SVG trend charts (no PNG per district: svgchart draws them in milliseconds)
+    similar = similar_view.SimilarDistricts(m, inputs.district_covariates)
+    breakdown = breakdown_view.Breakdowns(m, inputs.breakdowns)
     for d in codes:
-        fig = district_figures[d]
-        figures.append(fig)
         conds = []
         for c in m.conditions:
             r = m.index_row(d, c, m.latest)
@@ -914,7 +888,6 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
                 "interval": fmt_interval(r["ci_low"], r["ci_high"], "score") if has else DASH,
                 "status": statuses_all[c][d],
                 "vs_city": _vs_city(m, d, f"index:{c}"),
-                "trend_rows": _trend_rows(m, d, c),
                 "indicators": _indicator_rows(m, d, c),
                 "decomposition": [{"label": m.label(x["indicator_id"]),
                                    "value": fmt_num(x["contribution"], 1, sign=True)}
@@ -944,7 +917,8 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
         row = m.districts[m.districts["district_code"] == d].iloc[0]
         page = env.get_template("wijk.html.j2").render(
             **common, root="../", code=d, name=m.names[d], population=fmt_int(row["population"]),
-            figure={"src": f"../{FIGURES}/{fig.name}", "name": fig.name}, conditions=conds, register=reg,
+            trend_charts=trend_views.trend_charts(m, d, respondents), conditions=conds, register=reg,
+            similar_districts=similar.for_district(d), breakdown=breakdown.for_district(d),
             interventions=ivs,
             locator=svgmap.district_map(boundaries, {c: {"tip": _("%(district)s (deze wijk)", district=m.names.get(c, c))
                                                          if c == d else m.names.get(c, c),
@@ -983,6 +957,7 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
 
     excel_path = excel.write_workbook(m, out_dir / "rapport.xlsx")
     excel.write_open_data(excel_path, out_dir / "open_data")
+    breakdown_view.write_open_data(m, inputs.breakdowns, out_dir / "open_data")
     from socialquality.report.intervention_pages import add_cost_sheets, render_intervention_pages
 
     render_intervention_pages(inputs, inputs.intervention_costs, inputs.cost_measures, out_dir,

@@ -299,6 +299,26 @@ district_indicators = Table(
     Column("lineage_id", Integer, ForeignKey("lineage.id")),
 )
 
+# Headline indicators by age group and by sex per district (socialquality.breakdowns; migration
+# 0009_issue10c): domain estimates on the raked design; cells below the minimum keep no number.
+district_breakdowns = Table(
+    "district_breakdowns",
+    metadata,
+    Column("survey", String(64), primary_key=True),
+    Column("wave", String(32), primary_key=True),
+    Column("district_code", String(16), primary_key=True),
+    Column("indicator_id", String(64), primary_key=True),
+    Column("dimension", String(16), primary_key=True),
+    Column("level", String(32), primary_key=True),
+    Column("estimate", Float),
+    Column("se", Float),
+    Column("ci_low", Float),
+    Column("ci_high", Float),
+    Column("n", Integer),
+    Column("suppressed", Boolean, nullable=False),
+    Column("suppression_reason", Text),
+)
+
 # Sampling covariances between a district's indicators of one condition (same respondents), so
 # that the composite index gets an honest interval (migration 0002).
 indicator_covariances = Table(

@@ -2,7 +2,7 @@
 // off and report, per page and viewport width: horizontal scroll, console errors, failed or blocked
 // requests, axe-core violations (serious/critical), and optionally a screenshot.
 // Usage: node check_pages.mjs <job.json>   job = {chromium, pages: [{name, path}], widths: [1400, 390],
-//                                                 screenshots: "<dir>" | null, hover: [{name, selector}]}
+//                                                 screenshots: "<dir>" | null, hover: [{name, selector, tip?, focus?}]}
 // Prints one JSON document on stdout.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -58,9 +58,20 @@ try {
         await el.scrollIntoViewIfNeeded();
         await el.hover();
         await page.waitForTimeout(200);
-        hover.push({ selector: h.selector, text: await page.evaluate(() => {
-          const t = document.querySelector(".hoverlayer, [role=tooltip]:not([hidden]), .map-tip:not([hidden])");
-          return t ? t.textContent : null; }) });
+        // h.tip: the tooltip's selector (default: the map's); h.focus: also read it on keyboard focus
+        const tipSel = h.tip || ".hoverlayer, [role=tooltip]:not([hidden]), .map-tip:not([hidden])";
+        const readTip = () => page.evaluate((sel) => {
+          const t = document.querySelector(sel); return t ? t.textContent : null; }, tipSel);
+        const entry = { selector: h.selector, text: await readTip() };
+        if (h.focus) {
+          await page.mouse.move(0, 0);
+          await page.waitForTimeout(100);
+          entry.afterLeave = await readTip();
+          await el.focus();
+          await page.waitForTimeout(100);
+          entry.focusText = await readTip();
+        }
+        hover.push(entry);
       }
       let shot = null;
       if (job.screenshots) {
