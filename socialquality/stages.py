@@ -1197,6 +1197,7 @@ def render_trend_report(m: Monitor, run_id: str) -> dict[str, Any]:
         audit_href=os.path.relpath(settings.path("audit") / "index.html", settings.path("reports")),
         district_covariates=read_table(m.engine, s.area_covariates),
         breakdowns=_breakdowns_for_report(m, waves),
+        weighting_diagnostics=read_table(m.engine, s.weighting_diagnostics, survey=codebook.survey),
     )
     final = settings.path("reports")
     staging = final.parent / f".{final.name}.new-{run_id[:8]}"

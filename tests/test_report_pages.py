@@ -105,3 +105,30 @@ def test_y_ticks_at_half_steps_keep_their_decimal(tmp_path):
     plt.close(fig)
     assert labels == ["99,0", "99,5", "100,0", "100,5", "101,0"]
     assert len(set(labels)) == len(labels)
+
+
+def test_quality_paragraph_names_the_districts_where_weighting_hurts(tmp_path):
+    """The data-quality paragraph says, in words, in which districts of the latest wave the weighting
+    makes the figures much less precise (socialquality.weighting_check: design effect above 2)."""
+    import pandas as pd
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    try:
+        from test_report import build_inputs
+    finally:
+        sys.path.pop(0)
+    inputs = build_inputs()
+    codes = list(inputs.districts["district_code"])
+    latest = inputs.latest_wave
+    rows = [{"survey": "s", "wave": latest, "district_code": c, "n": 200, "deff": 1.3, "n_eff": 150.0,
+             "converged": True} for c in codes]
+    rows[0]["deff"] = 2.6
+    rows[0]["n_eff"] = 77.0
+    earlier = [{**r, "wave": inputs.waves[0], "deff": 3.5} for r in rows]  # an earlier wave does not count
+    inputs.weighting_diagnostics = pd.DataFrame(rows + earlier)
+    render_report(inputs, tmp_path)
+    text = " ".join(visible_text((tmp_path / "index.html").read_text(encoding="utf-8")).split())
+    name = dict(zip(inputs.districts["district_code"], inputs.districts["district_name"]))[codes[0]]
+    assert f"In meting {latest} vergroot de weging de onzekerheid sterk in 1 van de {len(codes)} wijken: {name} (" in text
+    assert "2,60" in text
+    assert f"{dict(zip(inputs.districts['district_code'], inputs.districts['district_name']))[codes[1]]} (design" not in text

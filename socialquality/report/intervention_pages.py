@@ -115,23 +115,3 @@ def render_intervention_pages(inputs: Any, costs: pd.DataFrame | None, measures:
         path.write_text(page, encoding="utf-8")
         paths.append(path)
     return paths
-
-
-def add_cost_sheets(workbook_path: Path, costs: pd.DataFrame | None, measures: pd.DataFrame | None,
-                    names: dict[str, str]) -> None:
-    """The sheets "Kosten per jaar" and "Kosten en effect" are Excel tables that
-    socialquality.report.excel.write_workbook writes with the rest of rapport.xlsx (from the
-    report's inputs), so the workbook is written once. Kept for its caller (render_report calls it
-    after write_workbook): it only checks that they are there."""
-    from openpyxl import load_workbook
-
-    from socialquality.i18n import _
-
-    workbook = load_workbook(workbook_path, read_only=True)
-    try:
-        present = _("Kosten per jaar") in workbook.sheetnames
-    finally:
-        workbook.close()
-    if present:
-        return
-    raise ValueError(f"{workbook_path} has no cost sheets: write it with socialquality.report.excel.write_workbook")

@@ -107,6 +107,9 @@ class ReportInputs:
     district_covariates: pd.DataFrame | None = None
     #: headline indicators by age group and sex (table district_breakdowns, socialquality.breakdowns)
     breakdowns: pd.DataFrame | None = None
+    #: the weighting diagnostics per district and wave (table weighting_diagnostics); the data-quality
+    #: paragraph names the districts where weighting hurts precision (socialquality.weighting_check)
+    weighting_diagnostics: pd.DataFrame | None = None
 
 
 @dataclass
@@ -709,7 +712,22 @@ def _quality(m: Model) -> tuple[list[dict], str]:
                                "de controles kwam.",
                                "Metingen %(waves)s zijn niet gebruikt: de leveringen zijn tegengehouden omdat ze "
                                "niet door de controles kwamen.", len(blocked), waves=join_words(blocked))
+    weighting = _weighting_text(m)
+    if weighting:
+        text += " " + weighting
     return rows, text
+
+
+def _weighting_text(m: Model) -> str:
+    """The weighting warnings of the latest wave in one sentence (socialquality.weighting_check)."""
+    from socialquality.weighting_check import wave_weighting_warnings, weighting_sentence
+
+    diagnostics = getattr(m.inputs, "weighting_diagnostics", None)
+    if diagnostics is None or diagnostics.empty:
+        return ""
+    warnings = wave_weighting_warnings(diagnostics, m.latest, m.min_n, m.names)
+    districts = int((diagnostics["wave"].astype(str) == str(m.latest)).sum())
+    return weighting_sentence(warnings, districts, m.latest)
 
 
 def _break_notes(m: Model, breaks: list[dict] | None = None) -> list[str]:
@@ -958,11 +976,9 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
     excel_path = excel.write_workbook(m, out_dir / "rapport.xlsx")
     excel.write_open_data(excel_path, out_dir / "open_data")
     breakdown_view.write_open_data(m, inputs.breakdowns, out_dir / "open_data")
-    from socialquality.report.intervention_pages import add_cost_sheets, render_intervention_pages
+    from socialquality.report.intervention_pages import render_intervention_pages
 
     render_intervention_pages(inputs, inputs.intervention_costs, inputs.cost_measures, out_dir,
                               template_dir=template_dir, interventions=interventions)
-    add_cost_sheets(excel_path, inputs.intervention_costs, inputs.cost_measures,
-                    {iv["id"]: iv["name"] for iv in interventions})
     return ReportOutputs(html_path=html_path, excel_path=excel_path, figure_paths=figures,
                          district_pages=district_pages)
