@@ -55,7 +55,7 @@ def test_every_data_sheet_is_a_table_of_clean_columns(books, lang):
     wb = books[lang]
     why = {"nl": "Waarom leeg", "en": "Why empty"}[lang]
     explanation = wb.worksheets[0]
-    assert explanation.title == {"nl": "Toelichting", "en": "Explanation"}[lang]
+    assert explanation.title == {"nl": "Toelichting", "en": "Notes"}[lang]
     for ws in wb.worksheets[1:]:
         header, rows = _rows(ws)
         if not rows:
@@ -108,7 +108,7 @@ def test_labels_not_raw_ids_and_a_readable_explanation(books):
 
 def test_the_english_workbook_has_english_sheets_and_headers(books):
     wb = books["en"]
-    assert wb.sheetnames[:8] == ["Explanation", "Indicators", "Index", "Changes", "Interventions",
+    assert wb.sheetnames[:8] == ["Notes", "Indicators", "Index", "Changes", "Interventions",
                                  "Intervention chain", "Register figures", "Quality"]
     header, rows = _rows(wb["Indicators"])
     assert header[:8] == ["Wave", "District code", "District", "Theme", "Indicator id", "Indicator", "Unit",
