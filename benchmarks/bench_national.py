@@ -88,12 +88,27 @@ def build_country(districts: int, seed: int, out: Path) -> int:
     return len(wijken)
 
 
-def make_root(work: Path, districts: int, seed: int) -> tuple[Path, int]:
-    """A project folder for the generator: the repo's surveys/ and the synthetic CBS table."""
+def extend_waves(codebook_path: Path, waves: int) -> None:
+    """Append yearly waves (fieldwork March-May, web) to a codebook copy until it has `waves`."""
+    import yaml
+
+    raw = yaml.safe_load(codebook_path.read_text(encoding="utf-8"))
+    last = int(raw["waves"][-1]["id"])
+    while len(raw["waves"]) < waves:
+        last += 1
+        raw["waves"].append({"id": str(last), "mode": "web",
+                             "fieldwork": {"start": f"{last}-03-01", "end": f"{last}-05-15"}})
+    codebook_path.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
+def make_root(work: Path, districts: int, seed: int, waves: int = 1) -> tuple[Path, int]:
+    """A project folder for the generator: a copy of the repo's surveys/ (its codebook extended to
+    `waves` yearly waves when it has fewer) and the synthetic CBS table."""
     root = work / "country"
     (root / "data" / "cbs").mkdir(parents=True, exist_ok=True)
     if not (root / "surveys").exists():
-        (root / "surveys").symlink_to(ROOT / "surveys")
+        shutil.copytree(ROOT / "surveys", root / "surveys")
+        extend_waves(root / "surveys" / "codebooks" / "wijkmonitor.yaml", waves)
     count = build_country(districts, seed, root / "data" / "cbs" / KWB_NAME)
     return root, count
 
@@ -110,7 +125,17 @@ def run_stage(config: Path, stage: str, wave: str | None) -> None:
         getattr(stages, stage)(m, wave, run_id)
     elif stage in ("load_population", "load_interventions"):
         getattr(stages, stage)(m)
+    elif stage == "region_report":
+        from pipelines.region import region_report
+
+        region_report(str(config.parent / "region.yaml"), str(config.parent / "regio"))
     else:
+        if stage == "render_trend_report" and os.environ.get("SQ_BENCH_NO_CHARTS"):
+            # --no-charts: the district PNG charts are being replaced by inline SVG (issue 10c); the
+            # benchmark then measures the rest of the report. The pages still name the files.
+            from socialquality.report import render
+
+            render._draw_district_charts = lambda jobs: [job[3] for job in jobs]
         getattr(stages, stage)(m, run_id)
     # peak memory of this process image: VmHWM (ru_maxrss would include the forking parent's pages)
     report = os.environ.get("SQ_BENCH_PEAK_FILE")
@@ -145,7 +170,7 @@ def one_run(fraction: float, args, backend: str, work: Path) -> list[dict]:
     run_dir = work / f"{backend}-{fraction:g}"
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
-    root, districts = make_root(run_dir, districts, args.seed)
+    root, districts = make_root(run_dir, districts, args.seed, args.waves)
     codebook = load_codebook(root / "surveys" / "codebooks" / "wijkmonitor.yaml")
     waves = codebook.wave_ids[: args.waves]
     landing = run_dir / "landing"
@@ -170,8 +195,13 @@ def one_run(fraction: float, args, backend: str, work: Path) -> list[dict]:
     config = write_config(run_dir, landing=landing, feedback=run_dir / "feedback", database_url=db_url)
     cfg = __import__("yaml").safe_load(config.read_text())
     cfg["paths"]["population"] = str(root / "data" / "cbs" / KWB_NAME)
+    for key in ("codebooks", "indicators", "interventions"):  # the copy with the extended codebook
+        cfg["paths"][key] = str(root / Path(cfg["paths"][key]).relative_to(ROOT))
     config.write_text(__import__("yaml").safe_dump(cfg, sort_keys=False))
+    (run_dir / "region.yaml").write_text(f"municipalities:\n  {cfg['municipality']}: {config}\n", encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SOCIALQUALITY_MICRODATA": str(run_dir / "microdata")}
+    if args.no_charts:
+        env["SQ_BENCH_NO_CHARTS"] = "1"
     results = []
 
     def stage(name: str, wave: str | None = None) -> None:
@@ -194,7 +224,10 @@ def one_run(fraction: float, args, backend: str, work: Path) -> list[dict]:
             for name in ("ingest_wave", "validate_wave", "weight_wave_stage", "estimate_wave"):
                 stage(name, wave)
         if not args.no_city:
-            for name in ("compute_trends", "estimate_effects", "render_trend_report"):
+            for name in ("compute_trends", "estimate_effects", "render_trend_report", "render_audit_index",
+                         "region_report"):
+                if name == "render_trend_report" and args.report_up_to is not None and fraction > args.report_up_to:
+                    continue
                 stage(name)
     finally:
         if db_url:
@@ -217,9 +250,18 @@ def main() -> None:
     parser.add_argument("--districts", type=int, default=3_400)
     parser.add_argument("--fractions", default="0.0625,0.25,1")
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--waves", type=int, default=1, help="number of waves (the codebook has up to 10)")
+    parser.add_argument("--waves", type=int, default=1,
+                        help="number of waves; beyond the codebook's 7 it gets yearly waves appended (copy)")
     parser.add_argument("--backend", default="sqlite", help="sqlite, postgresql or both (comma-separated)")
+    parser.add_argument("--runs", default=None,
+                        help="backend:fraction list run in this order, e.g. sqlite:0.0625,postgresql:0.0625,"
+                             "postgresql:1 (instead of --backend x --fractions)")
     parser.add_argument("--no-city", action="store_true", help="skip trends, effects and reports")
+    parser.add_argument("--report-up-to", type=float, default=None, metavar="FRACTION",
+                        help="render the trend report only in runs of at most this fraction (it does not "
+                             "scale yet: docs/operations.md 10.1)")
+    parser.add_argument("--no-charts", action="store_true",
+                        help="render the trend report without the per-district PNG charts (see run_stage)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     parser.add_argument("--work", default=None, help="work folder (default: a temporary one)")
     parser.add_argument("--out", default=None, help="append the JSON rows to this file")
@@ -230,9 +272,10 @@ def main() -> None:
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="sq_national_"))
     print(json.dumps({"load_before": os.getloadavg(), "cores": os.cpu_count()}), flush=True)
     rows = []
-    for backend in args.backend.split(","):
-        for fraction in (float(f) for f in args.fractions.split(",")):
-            rows += one_run(fraction, args, backend, work)
+    runs = ([(r.split(":")[0], float(r.split(":")[1])) for r in args.runs.split(",")] if args.runs else
+            [(b, float(f)) for b in args.backend.split(",") for f in args.fractions.split(",")])
+    for backend, fraction in runs:
+        rows += one_run(fraction, args, backend, work)
     if args.out:
         with open(args.out, "a", encoding="utf-8") as handle:
             for row in rows:
