@@ -69,15 +69,17 @@ def definitions_for(code: str, region_path: str | None = None):
 def region_report(region_path: str, out: str | None = None, language: str | None = None) -> Path:
     """Write the regional overview (socialquality.report.regional) over every municipality of the
     region file; default folder: `regio/` next to the region file. Returns the page."""
+    from socialquality.i18n import use_language
     from socialquality.monitor import Monitor
     from socialquality.report.regional import render_regional, summarise_municipality
 
     region = load_region(region_path)
-    summaries = []
-    for code, config in region["municipalities"].items():
-        summaries.append(summarise_municipality(Monitor.from_config(config), code))
+    language = language or region["language"]
+    with use_language(language):  # the summaries hold texts (notes, dates) in the page's language
+        summaries = [summarise_municipality(Monitor.from_config(config), code)
+                     for code, config in region["municipalities"].items()]
     folder = Path(out) if out else Path(region_path).resolve().parent / "regio"
-    return render_regional(summaries, folder, title=region["name"], language=language or region["language"])
+    return render_regional(summaries, folder, title=region["name"], language=language)
 
 
 def workspace(region_path: str | None = None, working_directory: str | None = None) -> str:
