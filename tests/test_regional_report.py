@@ -25,7 +25,6 @@ from socialquality.demo.generator import CODEBOOK_PATH, simulate_wave, write_wav
 from socialquality.monitor import Monitor
 from tests.support import ROOT, write_config
 
-pytestmark = pytest.mark.slow
 WAVES = ("2017", "2018")
 
 
@@ -113,6 +112,7 @@ def _read(path: Path) -> tuple[str, Page]:
     return html, page
 
 
+@pytest.mark.slow
 def test_region_report_lists_every_municipality_with_status_figures_and_working_links(region: Path) -> None:
     done = _cli("region-report", "--region", str(region))
     assert done.returncode == 0, done.stderr
@@ -158,6 +158,7 @@ def test_region_report_lists_every_municipality_with_status_figures_and_working_
     assert "Indicatoren: " + themes[0][0] in text
 
 
+@pytest.mark.slow
 def test_region_report_in_english_and_a_clear_error_for_a_missing_region(region: Path, tmp_path: Path) -> None:
     done = _cli("region-report", "--region", str(region), "--out", str(tmp_path / "en"), "--language", "en")
     assert done.returncode == 0, done.stderr
@@ -167,3 +168,30 @@ def test_region_report_in_english_and_a_clear_error_for_a_missing_region(region:
     assert "Wave 2019 has been received and not yet checked." in text
     missing = _cli("region-report", "--region", str(tmp_path / "nope.yaml"))
     assert missing.returncode == 2 and missing.stderr.startswith("socialquality: error:")
+
+
+def test_render_regional_folds_long_district_lists_and_shows_a_municipality_without_figures(tmp_path: Path) -> None:
+    """Rendering alone (no warehouse): at national size a theme can have hundreds of districts that differ."""
+    from socialquality.report.regional import ConditionSummary, MunicipalitySummary, render_regional
+
+    report = tmp_path / "gm1" / "reports" / "index.html"
+    report.parent.mkdir(parents=True)
+    report.write_text("<html></html>", encoding="utf-8")
+    many = [f"Wijk {i:03d}" for i in range(250)]
+    summaries = [
+        MunicipalitySummary(code="GM1", name="Eerste", survey="Enquête", latest_wave="2024", status="published",
+                            notes=[], districts=300, report_path=report, audit_path=tmp_path / "gm1" / "audit.html",
+                            conditions=[ConditionSummary("c", "Thema <b>", "101,0", "100,0 \u2013 102,0",
+                                                         higher=many, lower=["Wijk <script>"], tested=300)],
+                            base_wave="2017"),
+        MunicipalitySummary(code="GM2", name="Tweede", survey="Enquête", latest_wave=None, status="none", notes=[],
+                            districts=0, report_path=tmp_path / "none.html", audit_path=tmp_path / "none2.html",
+                            conditions=[]),
+    ]
+    html, page = _read(render_regional(summaries, tmp_path / "regio"))
+    text = " ".join(" ".join(page.text).split())
+    assert "250 wijken" in text and "Wijk 249" in text  # folded: a count, the names behind it
+    assert "<details><summary>250 wijken</summary>" in html
+    assert "Wijk &lt;script&gt;" in html and "Thema &lt;b&gt;" in html
+    assert "Nog geen bruikbare meting: er zijn geen cijfers gepubliceerd." in text
+    assert [h for h in page.links if not h.startswith("#")] == ["../gm1/reports/index.html"]
