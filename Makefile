@@ -10,7 +10,7 @@ messages: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k pgettext:1c,2 --no-location --sort-output -o socialquality/locale/messages.pot .
 	$(BIN)/pybabel update -i socialquality/locale/messages.pot -d socialquality/locale -l en --no-fuzzy-matching --ignore-obsolete
 
-.PHONY: messages demo test ui bench bench-effects bench-national install clean validate plan-check
+.PHONY: messages demo test ui bench bench-effects bench-national bench-districts install clean validate plan-check
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -45,10 +45,13 @@ bench-effects: $(STAMP)
 	$(BIN)/python benchmarks/sim_effects.py --reps 1000 --workers 2 --out benchmarks/results_sim_effects.md --check
 
 # National scale (issue 12): synthetic country, 1/16, 1/4 and the full 1,000,000 respondents, SQLite and
-# PostgreSQL, one wave; NATIONAL_ARGS adds e.g. --waves 10 or drops --no-city (docs/operations.md).
-NATIONAL_ARGS ?= --fractions 0.0625,0.25,1 --waves 1 --backend postgresql,sqlite --no-city
+# The national benchmark (docs/operations.md 10.1), with the city stages: the whole country on PostgreSQL (3 waves),
+# then 1/16 of it on PostgreSQL and SQLite (10 waves); NATIONAL_ARGS overrides (e.g. --runs postgresql:1:10).
+NATIONAL_ARGS ?= --runs postgresql:1:3,postgresql:0.0625:10,sqlite:0.0625:10 --no-charts --report-up-to 0.0625
 bench-national: $(STAMP)
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_national.py $(NATIONAL_ARGS) --out var/bench_national.jsonl
+
+bench-districts: $(STAMP)
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_districts.py
 
 clean:

@@ -88,12 +88,29 @@ def build_country(districts: int, seed: int, out: Path) -> int:
     return len(wijken)
 
 
-def make_root(work: Path, districts: int, seed: int) -> tuple[Path, int]:
-    """A project folder for the generator: the repo's surveys/ and the synthetic CBS table."""
+def extend_waves(codebook_path: Path, waves: int) -> None:
+    """Append yearly waves (fieldwork March-May, web) to a codebook copy until it has `waves`."""
+    import yaml
+
+    raw = yaml.safe_load(codebook_path.read_text(encoding="utf-8"))
+    last = int(raw["waves"][-1]["id"])
+    while len(raw["waves"]) < waves:
+        last += 1
+        raw["waves"].append({"id": str(last), "mode": "web",
+                             "fieldwork": {"start": f"{last}-03-01", "end": f"{last}-05-15"}})
+    codebook_path.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
+def make_root(work: Path, districts: int, seed: int, waves: int = 1) -> tuple[Path, int]:
+    """A project folder for the generator: a copy of the repo's surveys/ (its codebook extended to
+    `waves` yearly waves when it has fewer) and the synthetic CBS table."""
     root = work / "country"
     (root / "data" / "cbs").mkdir(parents=True, exist_ok=True)
     if not (root / "surveys").exists():
-        (root / "surveys").symlink_to(ROOT / "surveys")
+        shutil.copytree(ROOT / "surveys", root / "surveys")
+        extend_waves(root / "surveys" / "codebooks" / "wijkmonitor.yaml", waves)
+        # the generated suite follows the (extended) codebook: a copy, so the repository's stays as it is
+        shutil.copytree(ROOT / "expectations", root / "expectations")
     count = build_country(districts, seed, root / "data" / "cbs" / KWB_NAME)
     return root, count
 
@@ -110,7 +127,17 @@ def run_stage(config: Path, stage: str, wave: str | None) -> None:
         getattr(stages, stage)(m, wave, run_id)
     elif stage in ("load_population", "load_interventions"):
         getattr(stages, stage)(m)
+    elif stage == "region_report":
+        from pipelines.region import region_report
+
+        region_report(str(config.parent / "region.yaml"), str(config.parent / "regio"))
     else:
+        if stage == "render_trend_report" and os.environ.get("SQ_BENCH_NO_CHARTS"):
+            # --no-charts: the district PNG charts are being replaced by inline SVG (issue 10c); the
+            # benchmark then measures the rest of the report. The pages still name the files.
+            from socialquality.report import render
+
+            render._draw_district_charts = lambda jobs: [job[3] for job in jobs]
         getattr(stages, stage)(m, run_id)
     # peak memory of this process image: VmHWM (ru_maxrss would include the forking parent's pages)
     report = os.environ.get("SQ_BENCH_PEAK_FILE")
@@ -145,7 +172,7 @@ def one_run(fraction: float, args, backend: str, work: Path) -> list[dict]:
     run_dir = work / f"{backend}-{fraction:g}"
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
-    root, districts = make_root(run_dir, districts, args.seed)
+    root, districts = make_root(run_dir, districts, args.seed, args.waves)
     codebook = load_codebook(root / "surveys" / "codebooks" / "wijkmonitor.yaml")
     waves = codebook.wave_ids[: args.waves]
     landing = run_dir / "landing"
@@ -170,18 +197,27 @@ def one_run(fraction: float, args, backend: str, work: Path) -> list[dict]:
     config = write_config(run_dir, landing=landing, feedback=run_dir / "feedback", database_url=db_url)
     cfg = __import__("yaml").safe_load(config.read_text())
     cfg["paths"]["population"] = str(root / "data" / "cbs" / KWB_NAME)
+    for key in ("codebooks", "indicators", "interventions", "expectations"):  # the copies (extended codebook)
+        cfg["paths"][key] = str(root / Path(cfg["paths"][key]).relative_to(ROOT))
     config.write_text(__import__("yaml").safe_dump(cfg, sort_keys=False))
+    (run_dir / "region.yaml").write_text(f"municipalities:\n  {cfg['municipality']}: {config}\n", encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SOCIALQUALITY_MICRODATA": str(run_dir / "microdata")}
+    if args.no_charts:
+        env["SQ_BENCH_NO_CHARTS"] = "1"
     results = []
 
     def stage(name: str, wave: str | None = None) -> None:
         load = os.getloadavg()[0]
         wall, peak, code = timed(config, name, wave, env)
         row = {"backend": backend, "fraction": fraction, "respondents": respondents, "districts": districts,
+               "waves": len(waves),
                "wave": wave or "-", "stage": name, "wall_s": round(wall, 2), "peak_gb": round(peak, 2),
                "load": round(load, 1), "ok": code == 0}
         results.append(row)
         print(json.dumps(row), flush=True)
+        if args.out:  # row by row: a run stopped half-way keeps what it measured
+            with open(args.out, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(row) + "\n")
         if code != 0:
             raise RuntimeError(f"stage {name} failed (exit {code})")
 
@@ -194,7 +230,10 @@ def one_run(fraction: float, args, backend: str, work: Path) -> list[dict]:
             for name in ("ingest_wave", "validate_wave", "weight_wave_stage", "estimate_wave"):
                 stage(name, wave)
         if not args.no_city:
-            for name in ("compute_trends", "estimate_effects", "render_trend_report"):
+            for name in ("compute_trends", "estimate_effects", "render_trend_report", "render_audit_index",
+                         "region_report"):
+                if name == "render_trend_report" and args.report_up_to is not None and fraction > args.report_up_to:
+                    continue
                 stage(name)
     finally:
         if db_url:
@@ -217,26 +256,37 @@ def main() -> None:
     parser.add_argument("--districts", type=int, default=3_400)
     parser.add_argument("--fractions", default="0.0625,0.25,1")
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--waves", type=int, default=1, help="number of waves (the codebook has up to 10)")
+    parser.add_argument("--waves", type=int, default=1,
+                        help="number of waves; beyond the codebook's 7 it gets yearly waves appended (copy)")
     parser.add_argument("--backend", default="sqlite", help="sqlite, postgresql or both (comma-separated)")
+    parser.add_argument("--runs", default=None,
+                        help="backend:fraction[:waves] list run in this order, e.g. postgresql:1:3,"
+                             "postgresql:0.0625,sqlite:0.0625 (instead of --backend x --fractions)")
     parser.add_argument("--no-city", action="store_true", help="skip trends, effects and reports")
+    parser.add_argument("--report-up-to", type=float, default=None, metavar="FRACTION",
+                        help="render the trend report only in runs of at most this fraction (it does not "
+                             "scale yet: docs/operations.md 10.1)")
+    parser.add_argument("--no-charts", action="store_true",
+                        help="render the trend report without the per-district PNG charts (see run_stage)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     parser.add_argument("--work", default=None, help="work folder (default: a temporary one)")
     parser.add_argument("--out", default=None, help="append the JSON rows to this file")
+    parser.add_argument("--table", default=None, help="print the markdown table of a --out file and stop")
     args = parser.parse_args()
     if args.stage:
         run_stage(Path(args.config), args.stage, args.wave)
         return
+    if args.table:  # the table of rows recorded earlier with --out
+        print(markdown(pd.read_json(args.table, lines=True)))
+        return
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="sq_national_"))
     print(json.dumps({"load_before": os.getloadavg(), "cores": os.cpu_count()}), flush=True)
     rows = []
-    for backend in args.backend.split(","):
-        for fraction in (float(f) for f in args.fractions.split(",")):
-            rows += one_run(fraction, args, backend, work)
-    if args.out:
-        with open(args.out, "a", encoding="utf-8") as handle:
-            for row in rows:
-                handle.write(json.dumps(row) + "\n")
+    runs = ([(r.split(":")[0], float(r.split(":")[1]), int(r.split(":")[2]) if r.count(":") == 2 else args.waves)
+             for r in args.runs.split(",")] if args.runs else
+            [(b, float(f), args.waves) for b in args.backend.split(",") for f in args.fractions.split(",")])
+    for backend, fraction, waves in runs:
+        rows += one_run(fraction, argparse.Namespace(**{**vars(args), "waves": waves}), backend, work)
     table = pd.DataFrame(rows)
     if not table.empty:
         print(table.pivot_table(index=["stage"], columns=["backend", "respondents"], values=["wall_s", "peak_gb"],
@@ -246,24 +296,34 @@ def main() -> None:
 
 
 def markdown(table: pd.DataFrame) -> str:
-    """The docs/operations.md table: stage x (backend, respondents): wall time s / peak GB."""
-    cols = sorted({(r.backend, r.respondents) for r in table.itertuples()})
-    lines = ["| stage | " + " | ".join(f"{b} {n:,}" for b, n in cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    """The docs/operations.md table: stage x (backend, respondents, waves): wall time (summed over the waves) / peak
+    memory (the largest of the stage's processes)."""
+    if "waves" not in table:
+        table = table.assign(waves=1)
+    keys = ["backend", "respondents", "waves"]
+    cols = list(dict.fromkeys(tuple(r) for r in table[keys].itertuples(index=False)))
+    lines = ["| stage | " + " | ".join(f"{b} {n:,} x {w} waves" for b, n, w in cols) + " |",
+             "|---" * (len(cols) + 1) + "|"]
+
+    def part_of(b, n, w):
+        return table[(table["backend"] == b) & (table["respondents"] == n) & (table["waves"] == w)]
+
     for stage in dict.fromkeys(table["stage"]):
         cells = []
-        for b, n in cols:
-            part = table[(table["stage"] == stage) & (table["backend"] == b) & (table["respondents"] == n)]
+        for b, n, w in cols:
+            part = part_of(b, n, w)
+            part = part[part["stage"] == stage]
             cells.append(f"{part['wall_s'].sum():.1f} s / {part['peak_gb'].max():.2f} GB" if len(part) else "-")
         lines.append(f"| {stage} | " + " | ".join(cells) + " |")
     totals = []
-    for b, n in cols:
-        part = table[(table["backend"] == b) & (table["respondents"] == n)]
+    for b, n, w in cols:
+        part = part_of(b, n, w)
         totals.append(f"**{part['wall_s'].sum():.1f} s** / {part['peak_gb'].max():.2f} GB")
     lines.append("| all stages | " + " | ".join(totals) + " |")
-    loads = table.groupby(["backend", "respondents"])["load"].agg(["min", "max"])
     lines.append("")
     lines.append("Load average (2 cores, shared) during the runs: " + "; ".join(
-        f"{b} {n:,}: {r['min']:.1f}-{r['max']:.1f}" for (b, n), r in loads.iterrows()))
+        f"{b} {n:,} x {w}: {part_of(b, n, w)['load'].min():.1f}-{part_of(b, n, w)['load'].max():.1f}"
+        for b, n, w in cols))
     return "\n".join(lines)
 
 

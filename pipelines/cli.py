@@ -276,6 +276,11 @@ def main(argv: list[str] | None = None) -> int:
     plan.add_argument("--out", help="output folder (default: <reports>/steekproefplan_<wave>)")
     plan.add_argument("--check", type=int, default=0, metavar="N",
                       help="demo only: draw the planned wave N times and check the promised margins and power")
+    regional = sub.add_parser("region-report", help="the regional overview over every municipality of a region file")
+    regional.add_argument("--region", default=os.environ.get("SOCIALQUALITY_REGION"),
+                          help="the region file (pipelines/region.py); default $SOCIALQUALITY_REGION")
+    regional.add_argument("--out", help="output folder (default: regio/ next to the region file)")
+    regional.add_argument("--language", choices=("nl", "en"), help="default: the region file's language, else nl")
     args = parser.parse_args(argv)
 
     try:
@@ -313,6 +318,17 @@ def main(argv: list[str] | None = None) -> int:
             from socialquality.planner_io import print_plan, run_plan
 
             print_plan(run_plan(args.config, args.wave, args.settings, args.out, args.check))
+            return 0
+        if args.command == "region-report":
+            from pipelines.region import region_report
+
+            if not args.region:
+                return _fail("give --region <file> or set SOCIALQUALITY_REGION")
+            try:
+                page = region_report(args.region, args.out, args.language)
+            except (RuntimeError, OSError) as error:
+                return _fail(str(error))
+            print(f"regional overview written: {page}")
             return 0
         if args.command == "why":
             from socialquality.audit import explain_respondent

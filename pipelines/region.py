@@ -15,7 +15,9 @@ prefixed with the municipality code, every run is tagged `socialquality/municipa
 different municipalities side by side), and each municipality keeps its own warehouse, audit
 trail and reports. The survey waves are one shared dynamic partition set ("wave"): a wave is a
 survey round of the region; a municipality without a file for it has it unmaterialised.
-The regional overview (`socialquality.region_overview`) reads the published figures of all.
+The regional overview (`socialquality region-report --region <file>`, socialquality/report/regional.py)
+reads the published figures of all; a region file may name the region (`name:`) and its language
+(`language: nl|en`).
 """
 
 from __future__ import annotations
@@ -47,7 +49,11 @@ def load_region(path: str | None = None) -> dict:
             raise RuntimeError(f"{path}: {code!r} is not a valid municipality code (letters, digits, _)")
         config_path = Path(config)
         resolved[str(code)] = str(config_path if config_path.is_absolute() else base / config_path)
-    return {"municipalities": resolved, "sensors_running": raw.get("sensors") == "running"}
+    language = str(raw.get("language") or "nl")
+    if language not in ("nl", "en"):
+        raise RuntimeError(f"{path}: language must be nl or en, got {language!r}")
+    return {"municipalities": resolved, "sensors_running": raw.get("sensors") == "running",
+            "name": raw.get("name"), "language": language}
 
 
 def definitions_for(code: str, region_path: str | None = None):
@@ -58,6 +64,22 @@ def definitions_for(code: str, region_path: str | None = None):
         raise AttributeError(f"municipality {code!r} is not in the region file")
     return build_definitions(region["municipalities"][code], prefix=code,
                              sensors_running=region["sensors_running"])
+
+
+def region_report(region_path: str, out: str | None = None, language: str | None = None) -> Path:
+    """Write the regional overview (socialquality.report.regional) over every municipality of the
+    region file; default folder: `regio/` next to the region file. Returns the page."""
+    from socialquality.i18n import use_language
+    from socialquality.monitor import Monitor
+    from socialquality.report.regional import render_regional, summarise_municipality
+
+    region = load_region(region_path)
+    language = language or region["language"]
+    with use_language(language):  # the summaries hold texts (notes, dates) in the page's language
+        summaries = [summarise_municipality(Monitor.from_config(config), code)
+                     for code, config in region["municipalities"].items()]
+    folder = Path(out) if out else Path(region_path).resolve().parent / "regio"
+    return render_regional(summaries, folder, title=region["name"], language=language)
 
 
 def workspace(region_path: str | None = None, working_directory: str | None = None) -> str:

@@ -32,7 +32,7 @@ class MonitorResource(ConfigurableResource):
         CLI's own process the lock is re-entrant."""
         from socialquality.runlock import installation_lock
 
-        run = getattr(context, "dagster_run", None)
+        run = context.run  # InitResourceContext.run; `dagster_run` is deprecated
         if run is None:  # a sensor or schedule evaluation only reads
             return
         monitor = self.get()

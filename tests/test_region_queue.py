@@ -135,3 +135,18 @@ def test_two_municipalities_run_concurrently_through_the_queue(postgres_server, 
                 assert people == seed_rows and status == ["usable"] and figures > 0
             finally:
                 engine.dispose()
+
+
+def test_resource_setup_uses_the_current_run_api_without_deprecation_warnings() -> None:
+    """pipelines/resources.py reads `context.run`; the deprecated `dagster_run` warns on every run."""
+    import warnings
+
+    from dagster import build_init_resource_context
+
+    from pipelines.resources import MonitorResource, default_config_path
+
+    resource = MonitorResource(config_path=default_config_path())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        resource.setup_for_execution(build_init_resource_context())  # no run: a sensor evaluation
+    assert resource._lock is None

@@ -185,3 +185,29 @@ def test_district_page_has_similar_districts_and_breakdowns(den_haag):
     assert len(links) == 5 and all(link.startswith("WK0518") for link in links)
     heads = [th.text_content() for th in doc.xpath('//section[@class="breakdowns"]//thead/tr[2]/th')]
     assert heads[1:] == ["18-34 jaar", "35-54 jaar", "55-74 jaar", "75 jaar en ouder", "mannen", "vrouwen"]
+
+
+def test_the_regional_overview_reads_the_second_city(den_haag, tmp_path, monkeypatch):
+    """`socialquality region-report` over a region with Den Haag: its own themes, latest wave and pages."""
+    import re
+
+    import yaml
+
+    from socialquality.monitor import Monitor
+
+    config = den_haag["folder"] / "config" / "socialquality.yaml"
+    region = tmp_path / "region.yaml"
+    region.write_text(yaml.safe_dump({"name": "Haaglanden", "municipalities": {"GM0518": str(config)}}),
+                      encoding="utf-8")
+    done = cli("region-report", "--region", str(region))
+    assert done.returncode == 0, done.stderr
+    html = (tmp_path / "regio" / "index.html").read_text(encoding="utf-8")
+    monkeypatch.setenv("SOCIALQUALITY_PSEUDONYM_KEY", KEY)
+    monitor = Monitor.from_config(config, check_inputs=False)
+    assert f"<td>{WAVES[-1]}</td>" in html and "gepubliceerd" in html
+    for label in monitor.catalogue.conditions.values():
+        assert f"<td>{label}</td>" in html
+    links = re.findall(r'href="([^"#][^"]*)"', html)  # the trend report and the audit page of Den Haag
+    assert len(links) == 2
+    assert sorted((tmp_path / "regio" / h).resolve().name for h in links) == ["index.html", "index.html"]
+    assert all((tmp_path / "regio" / h).resolve().is_file() for h in links), links
