@@ -132,12 +132,6 @@ def run_stage(config: Path, stage: str, wave: str | None) -> None:
 
         region_report(str(config.parent / "region.yaml"), str(config.parent / "regio"))
     else:
-        if stage == "render_trend_report" and os.environ.get("SQ_BENCH_NO_CHARTS"):
-            # --no-charts: the district PNG charts are being replaced by inline SVG (issue 10c); the
-            # benchmark then measures the rest of the report. The pages still name the files.
-            from socialquality.report import render
-
-            render._draw_district_charts = lambda jobs: [job[3] for job in jobs]
         getattr(stages, stage)(m, run_id)
     # peak memory of this process image: VmHWM (ru_maxrss would include the forking parent's pages)
     report = os.environ.get("SQ_BENCH_PEAK_FILE")
@@ -202,8 +196,6 @@ def one_run(fraction: float, args, backend: str, work: Path) -> list[dict]:
     config.write_text(__import__("yaml").safe_dump(cfg, sort_keys=False))
     (run_dir / "region.yaml").write_text(f"municipalities:\n  {cfg['municipality']}: {config}\n", encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SOCIALQUALITY_MICRODATA": str(run_dir / "microdata")}
-    if args.no_charts:
-        env["SQ_BENCH_NO_CHARTS"] = "1"
     results = []
 
     def stage(name: str, wave: str | None = None) -> None:
@@ -266,8 +258,6 @@ def main() -> None:
     parser.add_argument("--report-up-to", type=float, default=None, metavar="FRACTION",
                         help="render the trend report only in runs of at most this fraction (it does not "
                              "scale yet: docs/operations.md 10.1)")
-    parser.add_argument("--no-charts", action="store_true",
-                        help="render the trend report without the per-district PNG charts (see run_stage)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     parser.add_argument("--work", default=None, help="work folder (default: a temporary one)")
     parser.add_argument("--out", default=None, help="append the JSON rows to this file")
