@@ -44,9 +44,9 @@ plan-check: $(STAMP)
 bench-effects: $(STAMP)
 	$(BIN)/python benchmarks/sim_effects.py --reps 1000 --workers 2 --out benchmarks/results_sim_effects.md --check
 
-# National scale (issue 12): synthetic country, 1/16, 1/4 and the full 1,000,000 respondents, SQLite and
-# The national benchmark (docs/operations.md 10.1), with the city stages: the whole country on PostgreSQL (3 waves),
-# then 1/4 and 1/16 of it on PostgreSQL and 1/16 on SQLite (10 waves each); NATIONAL_ARGS overrides (e.g. --runs postgresql:1:10).
+# The national benchmark (docs/operations.md 10.1), with the city stages: the whole country on PostgreSQL
+# (1,000,000 respondents a wave, 3,400 districts, 10 waves from an empty warehouse), then 1/4 and 1/16 of it on
+# PostgreSQL and 1/16 on SQLite (10 waves each); NATIONAL_ARGS overrides (e.g. --runs sqlite:1:10).
 NATIONAL_ARGS ?= --runs postgresql:1:10,postgresql:0.25:10,postgresql:0.0625:10,sqlite:0.0625:10
 bench-national: $(STAMP)
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_national.py $(NATIONAL_ARGS) --out var/bench_national.jsonl
