@@ -57,12 +57,12 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 .ok{background:#e6f4ea;border:1px solid #2e7d32;padding:.7rem}
 .blocked{background:#fdecea;border:1px solid #b71c1c;padding:.7rem}.muted{color:#555;font-size:.85rem}
 .bad{color:#9b1c13;font-weight:600}.good{color:#14632f;font-weight:600}
-code{font-size:.82rem;overflow-wrap:anywhere;color:#333}td{overflow-wrap:anywhere}
+code{font-size:.82rem;overflow-wrap:anywhere;color:#333}td{overflow-wrap:break-word}
 ul.plain{padding-left:1.1rem}ul.plain li{margin:2px 0}
 a{color:#0b4f9c}td a,li a{display:inline-block;min-height:24px}
 .table-wrap{max-width:100%;overflow-x:auto}
 @media (max-width:600px){main{padding:0 12px 32px}header{padding:12px}header h1{font-size:1.2rem}
-table{font-size:.8rem}}
+table{font-size:.8rem}.table-wrap table{min-width:34rem}}
 @media print{header{background:none;color:#000}header a{color:#000}.table-wrap{overflow:visible}}
 """
 
