@@ -965,7 +965,7 @@ def intervention_effects(indicators: pd.DataFrame, register: list[Any], catalogu
             starts[site.district] = times[treated_wave]
         if not starts:
             continue
-        event_text = event_phrase(intervention.name, intervention.kind)
+        event_text = event_phrase(intervention.name, intervention.kind, intervention.english.get("name"))
         for indicator_id in intervention.indicators:
             indicator = catalogue.indicator(indicator_id)
             scale = 100.0 if indicator.unit == "percent" else 1.0
@@ -998,10 +998,20 @@ def intervention_effects(indicators: pd.DataFrame, register: list[Any], catalogu
     return pd.DataFrame(rows), log
 
 
-def event_phrase(name: str, kind: str) -> str:
+def event_phrase(name: str, kind: str, name_en: str | None = None) -> str:
     """What happened, for the verdict sentence in the current language: "de start van computerlessen
-    voor 65-plussers", "de sluiting van buurthuis Landlust" ("the closure of ‘buurthuis Landlust’");
-    the register's name is Dutch and is quoted in English."""
+    voor 65-plussers", "de sluiting van buurthuis Landlust"; in English from the register's `name_en`
+    ("the closure of the Landlust community centre"), or the Dutch name quoted when there is none."""
+    from socialquality.i18n import language
+
+    if language() != "nl" and name_en:  # the English name in the same (translated) sentence frames
+        lowered = name_en[:1].lower() + name_en[1:]
+        if kind == "closure":
+            for prefix in ("closure of ", "closing of "):
+                if lowered.startswith(prefix):
+                    return _("de sluiting van %(name)s", name=lowered[len(prefix):])
+            return _("de %(name)s", name=lowered)
+        return _("de start van %(name)s", name=lowered)
     lowered = name[:1].lower() + name[1:]  # keep proper nouns ("Landlust")
     if kind == "closure":
         for prefix in ("sluiting van ", "sluiting "):

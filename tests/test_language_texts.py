@@ -100,3 +100,16 @@ def test_weight_spread_is_relative_to_the_district_mean():
     row = weight_distribution(weights).iloc[0]
     # A: 0.5 and 1.5 of its mean; B: 1.0 and 1.0 -- the level difference between districts does not count
     assert (row["respondents"], row["w_min"], row["w_max"], row["ratio"]) == (4, 0.5, 1.5, 3.0)
+
+
+def test_the_event_in_an_english_verdict_uses_the_registers_english_name():
+    from socialquality.stages import event_phrase
+
+    assert event_phrase("Sluiting van buurthuis Landlust", "closure") == "de sluiting van buurthuis Landlust"
+    with use_language("en"):
+        assert (event_phrase("Sluiting van buurthuis Landlust", "closure", "Closure of the Landlust community centre")
+                == "the closure of ‘the Landlust community centre’")
+        assert (event_phrase("Computerlessen voor 65-plussers", "programme", "Computer classes for people aged 65 and over")
+                == "the start of ‘computer classes for people aged 65 and over’")
+        # no English name in the register: the Dutch name, quoted
+        assert event_phrase("Computerlessen voor 65-plussers", "programme") == "the start of ‘computerlessen voor 65-plussers’"
