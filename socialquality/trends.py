@@ -1,9 +1,9 @@
-"""Trends across waves at national scale: changes between waves and the composite index (issue 12).
+"""Trends across waves at national scale: changes between waves (issue 12); the composite index is
+``socialquality.indicators.composite_index`` (already column-wise), re-exported here.
 
-The same figures as ``socialquality.indicators.compare_waves`` and ``composite_index`` (their
-docstrings give the methods; ``tests/test_trends_scale.py`` checks that both give identical
-results), computed on whole columns instead of one pandas selection per indicator and comparison
-and one Python call per district, wave and condition. At 3,400 districts x 10 waves x 40
+The same figures as ``socialquality.indicators.compare_waves`` (its docstring gives the method;
+``tests/test_trends_scale.py`` checks identical results), computed on whole columns instead of one
+pandas selection per indicator and comparison. At 3,400 districts x 10 waves x 40
 indicators (1.4 million district figures) the loops cost minutes; these are joins and grouped sums,
 linear in the number of figures. ``stages.compute_trends`` uses these.
 """
@@ -95,74 +95,5 @@ def compare_waves(indicators: pd.DataFrame, catalogue: Catalogue, codebook: Code
     return df[CHANGE_COLUMNS].reset_index(drop=True)
 
 
-def composite_index(indicators: pd.DataFrame, catalogue: Catalogue, municipality: str, waves: list[str],
-                    covariances: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Index per condition, district and wave, and its decomposition (see
-    ``socialquality.indicators.composite_index``: 100 = the city in the base wave, delta-method SE
-    with the sampling covariances between a district's indicators)."""
-    base = catalogue.base_wave if catalogue.base_wave in waves else waves[0]
-    usable = indicators[~indicators["suppressed"].astype(bool) & indicators["wave"].isin(waves)]
-    in_index = [i for i in catalogue.indicators if i.in_index]
-    parts = []
-    for indicator in in_index:
-        rows = usable[usable["indicator_id"] == indicator.id]
-        base_rows = rows[rows["wave"] == base]
-        city = base_rows.loc[base_rows["district_code"] == municipality, "estimate"]
-        spread = base_rows.loc[base_rows["district_code"] != municipality, "estimate"].std()
-        if city.empty or not np.isfinite(spread) or spread == 0:
-            continue
-        sign = 1.0 if indicator.higher_is_better else -1.0
-        part = rows[["wave", "district_code", "estimate", "se"]].copy()
-        part["indicator_id"] = indicator.id
-        part["condition"] = indicator.condition
-        part["weight"] = indicator.index_weight
-        part["scaled"] = 100 + 10 * sign * (part["estimate"] - float(city.iloc[0])) / spread
-        part["scaled_se"] = 10 * part["se"] / spread
-        part["per_unit"] = 10 * sign / spread
-        parts.append(part)
-    if not parts:
-        return pd.DataFrame(columns=INDEX_COLUMNS), pd.DataFrame(columns=DECOMPOSITION_COLUMNS)
-    scaled = pd.concat(parts, ignore_index=True)
-    keys = ["wave", "district_code", "condition"]
-    needed = {c: max(1, int(np.ceil(sum(1 for i in in_index if i.condition == c) / 2))) for c in catalogue.conditions}
-
-    scaled["w"] = scaled["weight"] / scaled.groupby(keys)["weight"].transform("sum")
-    scaled["wx"] = scaled["w"] * scaled["scaled"]
-    scaled["wse2"] = (scaled["w"] * scaled["scaled_se"]) ** 2
-    scaled["coef"] = scaled["w"] * scaled["per_unit"]  # index points per unit, weighted
-    grouped = scaled.groupby(keys, sort=True)
-    index = pd.DataFrame({"index": grouped["wx"].sum(), "variance": grouped["wse2"].sum(),
-                          "n_indicators": grouped.size()})
-    if covariances is not None and not covariances.empty:
-        cov = covariances[["wave", "district_code", "indicator_a", "indicator_b", "cov"]]
-        cov = cov[cov["indicator_a"] != cov["indicator_b"]].copy()
-        # one value per unordered pair: the last row naming the pair wins (as a lookup filled in order)
-        swap = cov["indicator_a"] > cov["indicator_b"]
-        cov.loc[swap, ["indicator_a", "indicator_b"]] = cov.loc[swap, ["indicator_b", "indicator_a"]].to_numpy()
-        cov = cov.drop_duplicates(["wave", "district_code", "indicator_a", "indicator_b"], keep="last")
-        cov = cov[np.isfinite(cov["cov"].astype(float))]
-        members = scaled[keys + ["indicator_id", "coef"]]
-        pairs = (cov.merge(members.rename(columns={"indicator_id": "indicator_a", "coef": "coef_a"}),
-                           on=["wave", "district_code", "indicator_a"])
-                 .merge(members.rename(columns={"indicator_id": "indicator_b", "coef": "coef_b"}),
-                        on=["wave", "district_code", "indicator_b", "condition"]))
-        if not pairs.empty:
-            pairs["term"] = 2 * pairs["coef_a"] * pairs["coef_b"] * pairs["cov"].astype(float)
-            extra = pairs.groupby(keys)["term"].sum()
-            index["variance"] = index["variance"].add(extra, fill_value=0.0).loc[index.index]
-    index = index.reset_index()
-    index["se"] = np.sqrt(index["variance"].clip(lower=0.0))
-    index = index[index["n_indicators"] >= index["condition"].map(needed)].copy()
-    index["ci_low"] = index["index"] - Z * index["se"]
-    index["ci_high"] = index["index"] + Z * index["se"]
-    index["n_indicators"] = index["n_indicators"].astype(int)
-
-    # decomposition: contribution of each indicator to the change since the previous wave
-    scaled = scaled.sort_values("wave")
-    order = {w: i for i, w in enumerate(waves)}
-    scaled["position"] = scaled["wave"].map(order)
-    previous = scaled[["district_code", "indicator_id", "position", "scaled"]].copy()
-    previous["position"] = previous["position"] + 1
-    joined = scaled.merge(previous, on=["district_code", "indicator_id", "position"], suffixes=("", "_prev"))
-    joined["contribution"] = joined["w"] * (joined["scaled"] - joined["scaled_prev"])
-    return index[INDEX_COLUMNS].reset_index(drop=True), joined[DECOMPOSITION_COLUMNS].reset_index(drop=True)
+# the index is column-wise already (issue 12): one implementation, in socialquality.indicators
+from socialquality.indicators import composite_index  # noqa: E402,F401
