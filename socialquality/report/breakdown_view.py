@@ -64,14 +64,16 @@ class Breakdowns:
         self.columns = sorted(((str(d), str(lv)) for d, lv in levels), key=lambda x: _level_order(*x))
         self._map = {(r["district_code"], r["indicator_id"], r["dimension"], r["level"], r["wave"]): r
                      for r in self.table.to_dict("records")}
+        latest = self.table[self.table["wave"] == m.latest]
+        self._latest = {code: g for code, g in latest.groupby("district_code", sort=False)}  # one pass, not one per district
 
     def _value(self, indicator: str, value: Any) -> str:
         return fmt_percent(value, 1) if self.m.unit(indicator) == "percent" else fmt_number(value, 1)
 
     def for_district(self, district: str) -> dict | None:
         m = self.m
-        latest = self.table[(self.table["district_code"] == district) & (self.table["wave"] == m.latest)]
-        if latest.empty:
+        latest = self._latest.get(district)
+        if latest is None or latest.empty:
             return None
         indicators = [i for i in m.cat if i in set(latest["indicator_id"])]
         columns = [c for c in self.columns if ((latest["dimension"] == c[0]) & (latest["level"] == c[1])).any()]

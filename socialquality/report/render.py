@@ -893,13 +893,21 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
     # interactive SVG trend charts (no PNG per district: svgchart draws them in milliseconds)
     similar = similar_view.SimilarDistricts(m, inputs.district_covariates)
     breakdown = breakdown_view.Breakdowns(m, inputs.breakdowns)
+    # per-district look-ups made once (a filter of the whole table per district is quadratic: minutes at
+    # a few thousand districts)
+    latest_decomp = m.decomp[m.decomp["wave"] == m.latest]
+    decomp_by = {key: g for key, g in latest_decomp.groupby(["district_code", "condition"], sort=False)}
+    register_by = {key: g for key, g in m.register.groupby("district_code", sort=False)}
+    city_register = m.register[m.register["district_code"] == m.city].drop_duplicates("indicator_id")
+    city_register_value = dict(zip(city_register["indicator_id"], city_register["value"]))
+    district_rows = {r["district_code"]: r for r in m.districts.to_dict("records")}
+    no_rows = m.decomp.iloc[0:0]
     for d in codes:
         conds = []
         for c in m.conditions:
             r = m.index_row(d, c, m.latest)
             has = r is not None and not is_missing(r["index"])
-            dec = m.decomp[(m.decomp["district_code"] == d) & (m.decomp["condition"] == c)
-                           & (m.decomp["wave"] == m.latest)]
+            dec = decomp_by.get((d, c), no_rows)
             conds.append({
                 "name": m.conditions[c],
                 "index": fmt_num(r["index"], 1) if has else DASH,
@@ -912,9 +920,9 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
                                   for x in dec.to_dict("records")],
             })
         reg = []
-        for r in m.register[m.register["district_code"] == d].to_dict("records"):
+        own_register = register_by.get(d)
+        for r in own_register.to_dict("records") if own_register is not None else []:
             ind = r["indicator_id"]
-            city = m.register[(m.register["district_code"] == m.city) & (m.register["indicator_id"] == ind)]
             unit = m.unit(ind)
 
             def reg_fmt(v: Any) -> str:
@@ -923,7 +931,7 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
                 return fmt_num(v, 1) + ("%" if unit == "percent" else " km" if unit == "km" else "")
 
             reg.append({"label": m.label(ind), "value": reg_fmt(r["value"]),
-                        "city": reg_fmt(city["value"].iloc[0]) if not city.empty else DASH,
+                        "city": reg_fmt(city_register_value[ind]) if ind in city_register_value else DASH,
                         "year": fmt_year(r["year"])})
         ivs = []
         for iv in interventions:
@@ -932,7 +940,7 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
             if in_d or effs or any(x["code"] == d for x in iv["districts"]):
                 ivs.append({"name": iv["name"], "kind": iv["kind"], "anchor": iv["anchor"], "chain": in_d,
                             "effects": effs, "pooled": iv["headline"]})
-        row = m.districts[m.districts["district_code"] == d].iloc[0]
+        row = district_rows[d]
         page = env.get_template("wijk.html.j2").render(
             **common, root="../", code=d, name=m.names[d], population=fmt_int(row["population"]),
             trend_charts=trend_views.trend_charts(m, d, respondents), conditions=conds, register=reg,
