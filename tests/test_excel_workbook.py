@@ -120,3 +120,31 @@ def test_the_english_workbook_has_english_sheets_and_headers(books):
     _, quality = _rows(wb["Quality"])
     assert {r["Delivery held back"] for r in quality} == {"yes", "no"}
     assert wb["Costs per year"].tables
+
+
+def test_a_table_longer_than_a_sheet_continues_on_the_next_sheet_and_in_one_open_data_file(tmp_path, monkeypatch):
+    """Excel holds 1,048,576 rows a sheet; a longer table (a national installation's indicators) goes on
+    over numbered sheets, each an Excel table, and the open data joins them again: no row is cut off."""
+    from openpyxl import load_workbook
+
+    from socialquality.report import excel
+
+    monkeypatch.setattr(excel, "MAX_TABLE_ROWS", 3)
+    path = tmp_path / "lang.xlsx"
+    book = excel._Book(path)
+    try:
+        book.notes("Toelichting", "kop", [])
+        book.table(excel.Sheet("Indicatoren", ["Meting", "Waarde"], [[2020 + i, float(i)] for i in range(7)],
+                               {2: "0.0"}, wave_columns={1}))
+    finally:
+        book.close()
+    wb = load_workbook(path)
+    assert wb.sheetnames == ["Toelichting", "Indicatoren (1)", "Indicatoren (2)", "Indicatoren (3)"]
+    values = [row for ws in wb.worksheets[1:] for row in ws.iter_rows(min_row=2, values_only=True)]
+    assert values == [(2020 + i, float(i)) for i in range(7)]
+    assert all(len(ws.tables) == 1 for ws in wb.worksheets[1:])
+    files = excel.write_open_data(path, tmp_path / "open")
+    assert sorted(p.name for p in files) == ["indicatoren.csv", "indicatoren.parquet"]
+    import pandas as pd
+
+    assert pd.read_csv(tmp_path / "open" / "indicatoren.csv")["Waarde"].tolist() == [float(i) for i in range(7)]

@@ -19,7 +19,8 @@ spreadsheet could take for a formula is always written as a string with Excel's 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +62,11 @@ LINEAGE_LABELS = {
     "catalogue_version": N_("Versie van de indicatorenlijst"),
     "files": N_("Verwerkte bestanden per meting (controlegetal)"),
 }
+
+
+#: data rows of one sheet: Excel's 1,048,576 rows less the header; a longer table continues on the next
+#: sheet ("Indicatoren (1)", "Indicatoren (2)", ...), so nothing is cut off at national size
+MAX_TABLE_ROWS = 1_048_575
 
 
 @dataclass
@@ -165,6 +171,14 @@ class _Book:
         ws.write_string(r, c, value, self.quoted(fmt) if value.startswith(FORMULA_STARTS) else fmt)
 
     def table(self, sheet: Sheet) -> None:
+        if len(sheet.rows) > MAX_TABLE_ROWS:  # Excel holds 1,048,576 rows a sheet: continue on the next sheet
+            for part, start in enumerate(range(0, len(sheet.rows), MAX_TABLE_ROWS), start=1):
+                stop = start + MAX_TABLE_ROWS
+                self.table(replace(
+                    sheet, title=f"{sheet.title[:26]} ({part})", rows=sheet.rows[start:stop],
+                    row_formats={c: f[start:stop] for c, f in sheet.row_formats.items()},
+                    classes=(sheet.classes[0], sheet.classes[1][start:stop]) if sheet.classes else None))
+            return
         headers, rows = _clean_rows(sheet)
         ws = self.wb.add_worksheet(sheet.title)
         self.sheets.append(sheet.title)
@@ -507,7 +521,12 @@ def write_open_data(xlsx: Path, out_dir: Path) -> list[Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
+    parts: dict[str, Any] = {}
     wb = load_workbook(xlsx, read_only=True, data_only=True)
+    names = wb.sheetnames
+    # "Indicatoren (1)", "Indicatoren (2)": one table that did not fit on one sheet (MAX_TABLE_ROWS)
+    continued = {n for n in names if re.search(r" \((\d+)\)$", n)
+                 and sum(1 for o in names if re.sub(r" \(\d+\)$", "", o) == re.sub(r" \(\d+\)$", "", n)) > 1}
     try:
         for k, ws in enumerate(wb.worksheets):
             if k == 0:  # the explanation sheet
@@ -516,7 +535,11 @@ def write_open_data(xlsx: Path, out_dir: Path) -> list[Path]:
             if not values:
                 continue
             frame = pd.DataFrame(values[1:], columns=[str(h) for h in values[0]])
-            stem = "".join(ch if ch.isalnum() else "_" for ch in ws.title.lower())
+            title = re.sub(r" \(\d+\)$", "", ws.title) if ws.title in continued else ws.title
+            stem = "".join(ch if ch.isalnum() else "_" for ch in title.lower())
+            if stem in parts:  # a table continued over several sheets is one file
+                frame = pd.concat([parts[stem], frame], ignore_index=True)
+            parts[stem] = frame
             frame.to_csv(out_dir / f"{stem}.csv", index=False)
             for col in frame.columns:  # Parquet needs one type per column
                 if frame[col].map(type).nunique() > 1 and not pd.api.types.is_numeric_dtype(frame[col]):
@@ -524,7 +547,7 @@ def write_open_data(xlsx: Path, out_dir: Path) -> list[Path]:
                     if not kinds <= {int, float}:
                         frame[col] = frame[col].map(lambda v: None if v is None else str(v))
             frame.to_parquet(out_dir / f"{stem}.parquet", index=False)
-            written += [out_dir / f"{stem}.csv", out_dir / f"{stem}.parquet"]
+            written += [p for p in (out_dir / f"{stem}.csv", out_dir / f"{stem}.parquet") if p not in written]
     finally:
         wb.close()
     return written
