@@ -6,7 +6,7 @@ with the reason in the column "Waarom leeg" ("Why empty"); waves and years are n
 names (districts, interventions, indicators) next to their codes; every data sheet is an Excel
 table (ListObject), so filters, sorting and pivot tables work by name. Sheet names, headers and
 texts are in the current language of :mod:`socialquality.i18n`. The same sheets are written as
-CSV and Parquet (open data) by :func:`write_open_data`. Survey shares are stored as proportions
+CSV and Parquet (open data) by :func:`write_open_data_from`. Survey shares are stored as proportions
 with a percentage format; changes of shares as percentage points.
 
 Why XlsxWriter (a well-kept, pure-Python writer): openpyxl keeps every cell as an object and styles
@@ -19,7 +19,6 @@ spreadsheet could take for a formula is always written as a string with Excel's 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -143,6 +142,9 @@ class _Book:
         self._props: dict[int, dict[str, Any]] = {}
         self.header = self.fmt(bold=True, font_color="#FFFFFF", bg_color=BRAND, text_wrap=True, valign="vcenter")
         self.sheets: list[str] = []
+        #: every data table as written (headers, cleaned rows), by title; a table continued over
+        #: several sheets is one entry: the open data are written from these (write_open_data_from)
+        self.tables: dict[str, tuple[list[str], list[list[Any]]]] = {}
 
     def fmt(self, **props: Any) -> Any:
         key = tuple(sorted(props.items()))
@@ -170,16 +172,20 @@ class _Book:
     def _string(self, ws: Any, r: int, c: int, value: str, fmt: Any = None) -> None:
         ws.write_string(r, c, value, self.quoted(fmt) if value.startswith(FORMULA_STARTS) else fmt)
 
-    def table(self, sheet: Sheet) -> None:
+    def table(self, sheet: Sheet, *, part_of: str | None = None) -> None:
         if len(sheet.rows) > MAX_TABLE_ROWS:  # Excel holds 1,048,576 rows a sheet: continue on the next sheet
             for part, start in enumerate(range(0, len(sheet.rows), MAX_TABLE_ROWS), start=1):
                 stop = start + MAX_TABLE_ROWS
                 self.table(replace(
                     sheet, title=f"{sheet.title[:26]} ({part})", rows=sheet.rows[start:stop],
                     row_formats={c: f[start:stop] for c, f in sheet.row_formats.items()},
-                    classes=(sheet.classes[0], sheet.classes[1][start:stop]) if sheet.classes else None))
+                    classes=(sheet.classes[0], sheet.classes[1][start:stop]) if sheet.classes else None),
+                    part_of=sheet.title)
             return
         headers, rows = _clean_rows(sheet)
+        key = part_of or sheet.title
+        recorded = self.tables.setdefault(key, (headers, []))[1]
+        recorded.extend([_("ja") if v is True else _("nee") if v is False else v for v in row] for row in rows)
         ws = self.wb.add_worksheet(sheet.title)
         self.sheets.append(sheet.title)
         number = {c - 1: self.fmt(num_format=f) for c, f in sheet.formats.items()}
@@ -489,8 +495,10 @@ def cost_sheets(costs: Any, measures: Any, names: dict[str, str]) -> list[Sheet]
     return out
 
 
-def write_workbook(m: "Model", path: Path) -> Path:
-    """Write rapport.xlsx: the explanation sheet, every data sheet, the small-area and cost sheets."""
+def write_workbook(m: "Model", path: Path, open_data: Path | None = None) -> Path:
+    """Write rapport.xlsx: the explanation sheet, every data sheet, the small-area and cost sheets; with
+    `open_data`, every data table also as CSV and Parquet there, from the same cleaned rows the
+    workbook holds (so the two cannot differ, without reading the workbook back)."""
     from socialquality.report.breakdown_view import excel_sheets as breakdown_sheets
     from socialquality.report.small_areas import excel_sheets
 
@@ -508,46 +516,37 @@ def write_workbook(m: "Model", path: Path) -> Path:
             book.table(sheet)
     finally:
         book.close()
+    if open_data is not None:
+        write_open_data_from(book.tables, open_data)
     return path
 
 
-def write_open_data(xlsx: Path, out_dir: Path) -> list[Path]:
-    """Every published figure as open data: one CSV (UTF-8, comma-separated, dot decimals) and one
-    Parquet file per sheet of the workbook (the explanation sheet excepted), read back from the
-    workbook itself so the two can never differ."""
+def _open_data_files(title: str, frame: Any, out_dir: Path) -> list[Path]:
+    """One table as ``<stem>.csv`` (UTF-8, comma-separated, dot decimals) and ``<stem>.parquet``."""
     import pandas as pd
-    from openpyxl import load_workbook
+
+    stem = "".join(ch if ch.isalnum() else "_" for ch in title.lower())
+    frame.to_csv(out_dir / f"{stem}.csv", index=False)
+    for col in frame.columns:  # Parquet needs one type per column
+        if frame[col].map(type).nunique() > 1 and not pd.api.types.is_numeric_dtype(frame[col]):
+            kinds = {type(v) for v in frame[col].dropna()}
+            if not kinds <= {int, float}:
+                frame[col] = frame[col].map(lambda v: None if v is None else str(v))
+    frame.to_parquet(out_dir / f"{stem}.parquet", index=False)
+    return [out_dir / f"{stem}.csv", out_dir / f"{stem}.parquet"]
+
+
+def write_open_data_from(tables: dict[str, tuple[list[str], list[list[Any]]]], out_dir: Path) -> list[Path]:
+    """Every data table of the workbook (``_Book.tables``: headers and the cleaned rows as written) as
+    open data, one CSV and one Parquet file per table."""
+    import pandas as pd
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    parts: dict[str, Any] = {}
-    wb = load_workbook(xlsx, read_only=True, data_only=True)
-    names = wb.sheetnames
-    # "Indicatoren (1)", "Indicatoren (2)": one table that did not fit on one sheet (MAX_TABLE_ROWS)
-    continued = {n for n in names if re.search(r" \((\d+)\)$", n)
-                 and sum(1 for o in names if re.sub(r" \(\d+\)$", "", o) == re.sub(r" \(\d+\)$", "", n)) > 1}
-    try:
-        for k, ws in enumerate(wb.worksheets):
-            if k == 0:  # the explanation sheet
-                continue
-            values = list(ws.iter_rows(values_only=True))
-            if not values:
-                continue
-            frame = pd.DataFrame(values[1:], columns=[str(h) for h in values[0]])
-            title = re.sub(r" \(\d+\)$", "", ws.title) if ws.title in continued else ws.title
-            stem = "".join(ch if ch.isalnum() else "_" for ch in title.lower())
-            if stem in parts:  # a table continued over several sheets is one file
-                frame = pd.concat([parts[stem], frame], ignore_index=True)
-            parts[stem] = frame
-            frame.to_csv(out_dir / f"{stem}.csv", index=False)
-            for col in frame.columns:  # Parquet needs one type per column
-                if frame[col].map(type).nunique() > 1 and not pd.api.types.is_numeric_dtype(frame[col]):
-                    kinds = {type(v) for v in frame[col].dropna()}
-                    if not kinds <= {int, float}:
-                        frame[col] = frame[col].map(lambda v: None if v is None else str(v))
-            frame.to_parquet(out_dir / f"{stem}.parquet", index=False)
-            written += [p for p in (out_dir / f"{stem}.csv", out_dir / f"{stem}.parquet") if p not in written]
-    finally:
-        wb.close()
+    written: list[Path] = []
+    for title, (headers, rows) in tables.items():
+        if not rows and not headers:
+            continue
+        frame = pd.DataFrame(rows, columns=[str(h) for h in headers])
+        written += _open_data_files(title, frame, out_dir)
     return written

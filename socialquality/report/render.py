@@ -981,8 +981,7 @@ def render_report(inputs: ReportInputs, out_dir: Path, *, template_dir: Path | N
     html_path = out_dir / "index.html"
     html_path.write_text(html, encoding="utf-8")
 
-    excel_path = excel.write_workbook(m, out_dir / "rapport.xlsx")
-    excel.write_open_data(excel_path, out_dir / "open_data")
+    excel_path = excel.write_workbook(m, out_dir / "rapport.xlsx", open_data=out_dir / "open_data")
     breakdown_view.write_open_data(m, inputs.breakdowns, out_dir / "open_data")
     from socialquality.report.intervention_pages import render_intervention_pages
 
