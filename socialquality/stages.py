@@ -772,7 +772,8 @@ def _small_area_stage(m: Monitor, design: Any, wave: str) -> dict[str, Any]:
 
 
 def compute_trends(m: Monitor, run_id: str) -> dict[str, Any]:
-    from socialquality.trends import compare_waves, composite_index  # column-wise: linear in districts x waves
+    from socialquality.indicators import composite_index
+    from socialquality.trends import compare_waves  # column-wise: linear in districts x waves
 
     waves = usable_waves(m.engine, m.codebook.survey)
     waves = [w for w in m.codebook.wave_ids if w in waves]

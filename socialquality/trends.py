@@ -1,5 +1,5 @@
 """Trends across waves at national scale: changes between waves (issue 12); the composite index is
-``socialquality.indicators.composite_index`` (already column-wise), re-exported here.
+``socialquality.indicators.composite_index`` (already column-wise).
 
 The same figures as ``socialquality.indicators.compare_waves`` (its docstring gives the method;
 ``tests/test_trends_scale.py`` checks identical results), computed on whole columns instead of one
@@ -93,7 +93,3 @@ def compare_waves(indicators: pd.DataFrame, catalogue: Catalogue, codebook: Code
     df["order"] = df["indicator_id"].map(order)
     df = df.sort_values(["position", "kind", "order"], kind="mergesort")
     return df[CHANGE_COLUMNS].reset_index(drop=True)
-
-
-# the index is column-wise already (issue 12): one implementation, in socialquality.indicators
-from socialquality.indicators import composite_index  # noqa: E402,F401

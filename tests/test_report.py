@@ -19,7 +19,7 @@ import pytest
 from openpyxl import load_workbook
 
 from socialquality.report import ReportInputs, render_report
-from socialquality.report import text_nl
+from socialquality.report import text as text_nl
 from socialquality.report.render import interventions_frames
 
 ROOT = Path(__file__).resolve().parents[1]

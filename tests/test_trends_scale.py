@@ -1,6 +1,6 @@
 """socialquality.trends.compare_waves gives exactly the figures of the loop version in indicators.
 
-(The index, socialquality.trends.composite_index, is checked against the delta method written out in
+(The index, socialquality.indicators.composite_index, is checked against the delta method written out in
 tests/test_composite_index.py.)
 
 The trend stage uses the column-wise versions (issue 12: the per-indicator selections and the

@@ -27,7 +27,7 @@ import xlsxwriter
 
 from socialquality.i18n import N_, DASH, _, fmt_date
 from socialquality.report.data import MIN_FEEDBACK
-from socialquality.report.text_nl import (
+from socialquality.report.text import (
     COMPARED_TO,
     KIND_NAMES,
     METHOD_SHORT,
